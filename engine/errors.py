@@ -1,0 +1,98 @@
+"""The one exception tree of billflow.
+
+    BillflowError
+     ├── RuleError(path, line, col, message)      one problem in a rule file
+     ├── RuleSetInvalid(errors)                    a rule folder with one or more RuleErrors
+     ├── EventError(source, line, message)         a malformed or unknown-referencing event
+     ├── ConnectorError(message, retryable)        a connector could not carry out an action
+     ├── StoreError                                the durable store failed or is inconsistent
+     └── UsageError                                a command was called the wrong way
+
+Every error renders as one clear sentence (`str(err)`); no caller needs a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "BillflowError",
+    "RuleError",
+    "RuleSetInvalid",
+    "EventError",
+    "ConnectorError",
+    "StoreError",
+    "UsageError",
+]
+
+
+class BillflowError(Exception):
+    """Base of every error billflow raises on purpose."""
+
+
+@dataclass(frozen=True, eq=True)
+class _Located:
+    path: str
+    line: int
+    col: int
+    message: str
+
+
+class RuleError(BillflowError):
+    """One problem in a rule file, located at `path:line:col`."""
+
+    def __init__(self, path: str, line: int, col: int, message: str) -> None:
+        super().__init__(f"{path}:{line}:{col}: {message}")
+        self.path = path
+        self.line = line
+        self.col = col
+        self.message = message
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.line, self.col, self.message)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"path": self.path, "line": self.line, "column": self.col, "message": self.message}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RuleError) and self.sort_key() == other.sort_key()
+
+    def __hash__(self) -> int:
+        return hash(self.sort_key())
+
+
+class RuleSetInvalid(BillflowError):
+    """A rule folder that failed to load; carries every error found, in file order."""
+
+    def __init__(self, errors: list[RuleError]) -> None:
+        self.errors = sorted(set(errors), key=RuleError.sort_key)
+        noun = "error" if len(self.errors) == 1 else "errors"
+        super().__init__(f"{len(self.errors)} {noun} in the rule set")
+
+
+class EventError(BillflowError):
+    """An event that is malformed or names something unknown, located at `source:line`."""
+
+    def __init__(self, source: str, line: int | None, message: str) -> None:
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {message}")
+        self.source = source
+        self.line = line
+        self.message = message
+
+
+class ConnectorError(BillflowError):
+    """A connector failed; `retryable` says whether the dispatcher should try again."""
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class StoreError(BillflowError):
+    """The durable store failed or holds something it should not."""
+
+
+class UsageError(BillflowError):
+    """A command was called with arguments that cannot work."""
