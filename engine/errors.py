@@ -13,8 +13,6 @@ Every error renders as one clear sentence (`str(err)`); no caller needs a traceb
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 __all__ = [
     "BillflowError",
     "RuleError",
@@ -28,14 +26,6 @@ __all__ = [
 
 class BillflowError(Exception):
     """Base of every error billflow raises on purpose."""
-
-
-@dataclass(frozen=True, eq=True)
-class _Located:
-    path: str
-    line: int
-    col: int
-    message: str
 
 
 class RuleError(BillflowError):

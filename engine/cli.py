@@ -1,0 +1,98 @@
+"""The `billflow` command line: thin click commands, each one call into the core."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from engine.errors import BillflowError, UsageError
+from engine.ruleset.loader import check_ruleset
+from engine.ruleset.schema_check import API_VERSIONS, KINDS, SCHEMA_ROOT
+
+__all__ = ["cli", "main"]
+
+DEFAULT_RULES = "rules"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="billflow")
+def cli() -> None:
+    """billflow: invoicing automation for agencies, as rules-as-code."""
+
+
+@cli.command()
+@click.argument("rules", default=DEFAULT_RULES, metavar="[RULES]")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="text for people, json for tools")
+def validate(rules: str, fmt: str) -> None:
+    """Load, validate and cross-check a rule folder; exit 1 on any error."""
+    ruleset, errors = check_ruleset(rules)
+    if fmt == "json":
+        click.echo(json.dumps({
+            "rules": rules,
+            "valid": ruleset is not None,
+            "version": ruleset.version if ruleset else None,
+            "errors": [error.as_dict() for error in errors],
+        }, indent=2))
+    else:
+        for error in errors:
+            click.echo(str(error), err=True)
+        if ruleset is not None:
+            engagements = sum(len(c.engagements) for c in ruleset.clients.values())
+            click.echo(f"{rules}: valid — {len(ruleset.clients)} clients, {engagements} "
+                       f"engagements, rules version {ruleset.version}")
+        else:
+            noun = "error" if len(errors) == 1 else "errors"
+            click.echo(f"{rules}: {len(errors)} {noun}", err=True)
+    if ruleset is None:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("kind", metavar="KIND")
+@click.option("--api-version", default="billflow/v1", show_default=True)
+def schema(kind: str, api_version: str) -> None:
+    """Print the JSON Schema of a rule KIND, or of events/TYPE or actions/TYPE."""
+    if api_version not in API_VERSIONS:
+        raise UsageError(f"unknown apiVersion '{api_version}'; known: {', '.join(API_VERSIONS)}")
+    version = API_VERSIONS[api_version]
+    if "/" in kind:
+        family, _, name = kind.partition("/")
+        path = SCHEMA_ROOT / family / version / f"{name}.json"
+    else:
+        path = SCHEMA_ROOT / version / f"{kind}.json"
+    if not path.is_file():
+        raise UsageError(f"no schema for '{kind}'; rule kinds: {', '.join(KINDS)}; "
+                         "or events/TYPE, actions/TYPE")
+    click.echo(path.read_text(encoding="utf-8"), nl=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI: usage errors exit 2, invalid input 1, and nothing prints a traceback."""
+    try:
+        cli.main(args=argv, prog_name="billflow", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except UsageError as exc:
+        click.echo(f"billflow: {exc}", err=True)
+        sys.exit(2)
+    except BillflowError as exc:
+        click.echo(f"billflow: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so in one line, never a traceback
+        click.echo(f"billflow: internal error ({type(exc).__name__}: {exc}); please report it",
+                   err=True)
+        sys.exit(70)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
