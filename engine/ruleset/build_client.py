@@ -10,6 +10,7 @@ from engine.model.money import minor_units, round_money
 from engine.model.terms import PaymentTerms, parse_payment_terms
 from engine.ruleset.build_agency import check_currency
 from engine.ruleset.context import BuildContext, Located
+from engine.ruleset.schema_check import did_you_mean
 from engine.ruleset.types import (
     Agency, Client, Contact, Engagement, Milestone, ProjectFixed, RateCard, Retainer, Revision,
     Tax, TimeAndMaterials, frozen_mapping,
@@ -48,7 +49,9 @@ def _rate_card(ctx: BuildContext, place: Located) -> RateCard | None:
         return None
     people: dict[str, Decimal] = {}
     for person in card.get("people") or {}:
-        ctx.reference(place.at("people", person), ctx.index.people, "person")
+        if person not in ctx.index.people:
+            ctx.fail(place.at("people", person), f"unknown person '{person}'"
+                                                 f"{did_you_mean(person, ctx.index.people)}")
         people[person] = _rate(ctx, place.at("people", person)) or Decimal(0)
     roles = {role: _rate(ctx, place.at("roles", role)) or Decimal(0)
              for role in card.get("roles") or {}}

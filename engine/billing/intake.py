@@ -1,0 +1,159 @@
+"""Work that becomes billable: approved time, approved expenses, completed milestones.
+
+Each handler checks the event's references against the rules first and raises
+EventError before changing anything, so a rejected event leaves the state untouched.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from engine.billing import project_fixed
+from engine.billing.drafting import record_draft
+from engine.billing.periods import month_of, period_key
+from engine.core.state import Billable, PeriodHours, RetainerEntry, digest
+from engine.core.step import Step
+from engine.errors import EventError
+from engine.model.events import Event, ExpenseApproved, MilestoneCompleted, TimeApproved, TimeUnapproved
+from engine.model.invoice import Invoice
+from engine.ruleset.schema_check import did_you_mean
+from engine.ruleset.types import Client, Engagement, ProjectFixed, Retainer, TimeAndMaterials
+
+__all__ = ["time_approved", "time_unapproved", "expense_approved", "milestone_completed",
+           "known_client"]
+
+
+def known_client(step: Step, event: Event, client_id: str) -> Client:
+    """Return the client an event names, or reject the event."""
+    client = step.rules.clients.get(client_id)
+    if client is None:
+        raise EventError(event.origin, None, f"unknown client '{client_id}'"
+                                             f"{did_you_mean(client_id, step.rules.clients)}")
+    return client
+
+
+def _engagement_of(step: Step, event: Event, client: Client, project: str) -> Engagement:
+    owner = step.rules.projects.get(project)
+    if owner is None:
+        raise EventError(event.origin, None, f"unknown project '{project}'"
+                                             f"{did_you_mean(project, step.rules.projects)}")
+    if owner[0] != client.id:
+        raise EventError(event.origin, None, f"project '{project}' belongs to client "
+                                             f"'{owner[0]}', not '{client.id}'")
+    return client.engagements[owner[1]]
+
+
+def time_approved(step: Step, event: Event) -> None:
+    """Put an approved billable entry in its engagement's unbilled pool (or retainer hours)."""
+    entry: TimeApproved = event.payload
+    client = known_client(step, event, entry.client)
+    engagement = _engagement_of(step, event, client, entry.project)
+    state = step.state
+    key = entry.source_id or event.id
+    if not entry.billable or entry.date < state.go_live or digest(key) in state.billed_entries:
+        return  # not billable, billed elsewhere before go-live, or billed already
+    if isinstance(engagement, TimeAndMaterials):
+        _release(step, key)  # a re-approval replaces the earlier version of the entry
+        state.pool.setdefault(engagement.key, {})[key] = Billable(
+            key, event.id, "time", entry.date, entry.project, entry.person, entry.role, entry.task,
+            entry.hours, Decimal(0), entry.notes or "", step.at)
+        state.pool_index[key] = engagement.key
+        if engagement.cadence == "on_approval":
+            state.timers.arm(step.at, "flush", engagement.key, key=f"flush:{engagement.key}",
+                             strict=True)
+            state.pending_flush.add(engagement.key)
+    elif isinstance(engagement, Retainer):
+        _release(step, key)
+        period = period_key(month_of(entry.date))
+        record = state.retainer_hours.setdefault(engagement.key, {}).setdefault(
+            period, PeriodHours())
+        record.hours += entry.hours
+        record.entries[key] = entry.hours
+        state.retainer_index[key] = RetainerEntry(engagement.key, period, entry.hours)
+    # Time on a fixed-fee project is not billed by the hour.
+
+
+def _release(step: Step, key: str) -> bool:
+    """Take an unbilled entry out of the pool or the retainer hours; return whether found."""
+    state = step.state
+    engagement_key = state.pool_index.pop(key, None)
+    if engagement_key is not None:
+        state.pool.get(engagement_key, {}).pop(key, None)
+        return True
+    counted = state.retainer_index.pop(key, None)
+    if counted is not None:
+        record = state.retainer_hours[counted.engagement][counted.period]
+        record.hours -= counted.hours
+        record.entries.pop(key, None)
+        return True
+    return False
+
+
+def time_unapproved(step: Step, event: Event) -> None:
+    """Take an entry that is not yet billed out of the unbilled pool."""
+    payload: TimeUnapproved = event.payload
+    if _release(step, payload.source_id):
+        return
+    if digest(payload.source_id) in step.state.billed_entries:
+        raise EventError(event.origin, None, f"time entry '{payload.source_id}' is already "
+                                             "billed; void or adjust that invoice instead")
+    raise EventError(event.origin, None, f"unknown time entry '{payload.source_id}' (no "
+                                         "unbilled entry has that source_id)")
+
+
+def expense_approved(step: Step, event: Event) -> None:
+    """Put an approved billable expense in its T&M engagement's unbilled pool."""
+    expense: ExpenseApproved = event.payload
+    client = known_client(step, event, expense.client)
+    engagement = _engagement_of(step, event, client, expense.project)
+    if not isinstance(engagement, TimeAndMaterials):
+        raise EventError(event.origin, None, f"project '{expense.project}' is billed as "
+                                             f"{engagement.model}; expenses are billed only on "
+                                             "time-and-materials engagements")
+    if expense.currency != client.currency:
+        raise EventError(event.origin, None, f"the expense is in {expense.currency} but "
+                                             f"{client.id} is billed in {client.currency}")
+    state = step.state
+    key = expense.source_id or event.id
+    if not expense.billable or expense.date < state.go_live or digest(key) in state.billed_entries:
+        return
+    _release(step, key)
+    state.pool.setdefault(engagement.key, {})[key] = Billable(
+        key, event.id, "expense", expense.date, expense.project, None, None, None, Decimal(0),
+        expense.amount, expense.description, step.at)
+    state.pool_index[key] = engagement.key
+    if engagement.cadence == "on_approval":
+        state.timers.arm(step.at, "flush", engagement.key, key=f"flush:{engagement.key}",
+                         strict=True)
+
+
+def milestone_completed(step: Step, event: Event) -> None:
+    """Draft a completed milestone's invoice at once; a milestone is billed at most once."""
+    payload: MilestoneCompleted = event.payload
+    client = known_client(step, event, payload.client)
+    engagement = client.engagements.get(payload.engagement)
+    if not isinstance(engagement, ProjectFixed):
+        what = "unknown engagement" if engagement is None else "not a fixed-fee engagement:"
+        raise EventError(event.origin, None, f"{what} '{payload.engagement}' of {client.id}"
+                                             f"{did_you_mean(payload.engagement, client.engagements)}")
+    completed_on: date = payload.completed_on or step.today
+    terms = engagement.in_force(completed_on)
+    assert isinstance(terms, ProjectFixed)
+    milestone = project_fixed.find_milestone(terms, payload.milestone)
+    if milestone is None:
+        known = [m.id for m in terms.milestones]
+        raise EventError(event.origin, None, f"unknown milestone '{payload.milestone}' of "
+                                             f"{engagement.key}{did_you_mean(payload.milestone, known)}")
+    invoice_id = f"{engagement.key}/{milestone.id}"
+    state = step.state
+    if invoice_id in state.milestones_done:
+        return  # billed at most once
+    state.milestones_done.add(invoice_id)
+    if completed_on < state.go_live:
+        return  # completed before go-live: billed elsewhere
+    line = project_fixed.milestone_line(terms, milestone.id, client.currency)
+    invoice = Invoice.draft(id=invoice_id, client=client.id, engagement=engagement.id,
+                            currency=client.currency, lines=(line,), tax_rate=client.tax.rate,
+                            tax_label=client.tax.label, trigger="milestone")
+    record_draft(step, invoice, engagement.source, ())

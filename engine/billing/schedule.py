@@ -1,0 +1,156 @@
+"""Recurring billing: when each retainer and monthly T&M engagement drafts next.
+
+Each recurring engagement has a cursor: the next calendar month it has not yet drafted.
+Its timer fires at the start of that month's draft day (agency time); firing drafts the
+month, moves the cursor on and arms the next timer. A catch-up after downtime is simply
+the same timers firing in order, so every missed draft is created once. A draft day
+before go-live moves the cursor on without drafting: a first deployment never bills the
+past. The cursor, not the timer, is the memory: after a rule change the timers are
+re-derived from the cursors with the new rules.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from engine.billing import retainer, time_materials
+from engine.billing.drafting import record_draft, unique_draft_id
+from engine.billing.periods import Month, month_bounds, month_of, next_month, period_key
+from engine.core.state import EngineState, digest
+from engine.core.step import Step
+from engine.core.timers import Timer
+from engine.model.invoice import Invoice
+from engine.ruleset.types import Client, Engagement, Retainer, RuleSet, TimeAndMaterials
+
+__all__ = ["arm_billing_timers", "on_bill_timer", "on_flush_timer", "draft_time_invoice",
+           "is_recurring"]
+
+
+def is_recurring(engagement: Engagement) -> bool:
+    return isinstance(engagement, Retainer) or (
+        isinstance(engagement, TimeAndMaterials) and engagement.cadence == "monthly")
+
+
+def _draft_day(rules: RuleSet, engagement: Engagement, month: Month) -> date | None:
+    calendar = rules.agency.calendar
+    if isinstance(engagement, Retainer):
+        return retainer.draft_date(engagement, calendar, month)
+    assert isinstance(engagement, TimeAndMaterials)
+    # The month after the end still drafts, to bill the hours of the last month.
+    if engagement.end is not None and month > next_month(month_of(engagement.end)):
+        return None
+    return time_materials.draft_date(engagement, calendar, month)
+
+
+def _first_month(state: EngineState, engagement: Engagement) -> Month:
+    floor = state.go_live if state.clock is None else max(
+        state.go_live, state.clock.date())
+    if isinstance(engagement, Retainer):
+        return retainer.first_month(engagement, floor)
+    start = engagement.start or floor
+    return month_of(max(start, floor))
+
+
+def arm_billing_timers(rules: RuleSet, state: EngineState) -> None:
+    """(Re-)arm the draft-day timer of every recurring engagement from its cursor."""
+    for client in rules.clients.values():
+        for engagement in client.engagements.values():
+            _arm(rules, state, engagement)
+
+
+def _arm(rules: RuleSet, state: EngineState, engagement: Engagement) -> None:
+    key = f"bill:{engagement.key}"
+    day = None
+    if is_recurring(engagement):
+        month = state.cursors.setdefault(engagement.key, _first_month(state, engagement))
+        day = _draft_day(rules, engagement, month)
+    if day is None:
+        state.timers.cancel(key)
+    else:
+        state.timers.arm(rules.agency.calendar.start_of_day(day), "bill", engagement.key, key=key)
+
+
+def on_bill_timer(step: Step, timer: Timer) -> None:
+    """Draft the cursor's month of one engagement, then arm the next month."""
+    client_id, engagement_id = timer.subject.split("/", 1)
+    client = step.rules.clients.get(client_id)
+    engagement = client.engagements.get(engagement_id) if client else None
+    if client is None or engagement is None or not is_recurring(engagement):
+        return  # the engagement left the rules
+    state = step.state
+    month = state.cursors[engagement.key]
+    day = _draft_day(step.rules, engagement, month)
+    if day is not None and day >= state.go_live:
+        if isinstance(engagement, Retainer):
+            _draft_retainer(step, client, engagement, month, day)
+        else:
+            assert isinstance(engagement, TimeAndMaterials)
+            draft_time_invoice(step, client, engagement, day, f"{engagement.key}/{day.isoformat()}",
+                               "billing_day")
+    state.cursors[engagement.key] = next_month(month)
+    _arm(step.rules, state, engagement)
+
+
+def _draft_retainer(step: Step, client: Client, engagement: Retainer, month: Month,
+                    day: date) -> None:
+    state = step.state
+    lines = list(retainer.period_lines(engagement, month, client.currency))
+    periods = state.retainer_hours.get(engagement.key, {})
+    charges = retainer.overage_charges(engagement, periods, day, client.currency)
+    lines.extend(charge.line for charge in charges)
+    if not lines:
+        return  # no empty invoices
+    invoice_id = unique_draft_id(step, f"{engagement.key}/{period_key(month)}")
+    first, last = month_bounds(month)
+    invoice = Invoice.draft(
+        id=invoice_id, client=client.id, engagement=engagement.id, currency=client.currency,
+        lines=tuple(lines), tax_rate=client.tax.rate, tax_label=client.tax.label,
+        trigger="billing_day", period_start=max(first, engagement.start or first),
+        period_end=min(last, engagement.end or last))
+    for charge in charges:
+        periods[charge.period].overage_billed += charge.hours
+    for period, record in periods.items():
+        if month_bounds((int(period[:4]), int(period[5:7])))[1] < day:
+            # The period's overage is settled: its entries need no longer be told apart.
+            for source_key in record.entries:
+                state.retainer_index.pop(source_key, None)
+            record.entries.clear()
+    record_draft(step, invoice, engagement.source, ())
+
+
+def draft_time_invoice(step: Step, client: Client, engagement: TimeAndMaterials, before: date,
+                       base_id: str, trigger: str) -> None:
+    """Draft every unbilled entry of a T&M engagement dated before `before`."""
+    state = step.state
+    pool = state.pool.get(engagement.key, {})
+    items = tuple(sorted((item for item in pool.values() if item.date < before),
+                         key=lambda item: (item.date, item.key)))
+    if not items:
+        return  # no empty invoices
+    names = {person.id: person.name for person in step.rules.agency.people.values()}
+    lines, warnings = time_materials.billing_lines(engagement, items, before, client.currency,
+                                                   names)
+    dates = [item.date for item in items]
+    invoice = Invoice.draft(
+        id=unique_draft_id(step, base_id), client=client.id, engagement=engagement.id,
+        currency=client.currency, lines=lines, tax_rate=client.tax.rate,
+        tax_label=client.tax.label, trigger=trigger, period_start=min(dates),
+        period_end=max(dates), warnings=warnings)
+    for item in items:
+        del pool[item.key]
+        state.pool_index.pop(item.key, None)
+        state.billed_entries.add(digest(item.key))
+    record_draft(step, invoice, engagement.source, items)
+
+
+def on_flush_timer(step: Step, timer: Timer) -> None:
+    """Close an on-approval timesheet: draft what it approved."""
+    client_id, engagement_id = timer.subject.split("/", 1)
+    client = step.rules.clients.get(client_id)
+    engagement = client.engagements.get(engagement_id) if client else None
+    step.state.pending_flush.discard(timer.subject)
+    if client is None or not isinstance(engagement, TimeAndMaterials):
+        return
+    day = step.today
+    draft_time_invoice(step, client, engagement, date.max,
+                       f"{engagement.key}/{day.isoformat()}", "timesheet")

@@ -1,0 +1,116 @@
+"""The pure core: (rules, state, event or clock tick) -> (state, actions).
+
+`simulate`, `plan`, `test` and the daemon all drive this one class:
+
+    engine = Engine(rules)
+    state = engine.new_state(go_live)
+    actions = engine.tick(state, until)          # the clock reached `until`
+    actions = engine.apply(state, event, at)     # an event arrived at engine time `at`
+
+No wall clock, I/O or randomness inside: the caller says what time it is. A rejected
+event raises EventError and leaves the state as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+
+from engine.billing import intake
+from engine.billing.schedule import arm_billing_timers, on_bill_timer, on_flush_timer
+from engine.core.state import EngineState
+from engine.core.step import Step
+from engine.core.timers import Timer
+from engine.errors import EventError
+from engine.model.actions import Action
+from engine.model.events import Event
+from engine.ruleset.types import RuleSet
+from engine.workflow import approval, reconciliation, voiding
+from engine.workflow.collections import arm_day_timer, on_day_timer, on_reminder_timer
+
+__all__ = ["Engine"]
+
+EventHandler = Callable[[Step, Event], None]
+TimerHandler = Callable[[Step, Timer], None]
+
+EVENT_HANDLERS: dict[str, EventHandler] = {
+    "time.approved": intake.time_approved,
+    "time.unapproved": intake.time_unapproved,
+    "expense.approved": intake.expense_approved,
+    "milestone.completed": intake.milestone_completed,
+    "invoice.approved": approval.approve,
+    "invoice.flagged": approval.flag,
+    "invoice.adjusted": approval.adjust,
+    "invoice.voided": voiding.void,
+    "invoice.disputed": voiding.dispute,
+    "invoice.undisputed": voiding.undispute,
+    "payment.received": reconciliation.payment_received,
+    "payment.assigned": reconciliation.payment_assigned,
+    "rules.changed": lambda step, event: None,  # recorded by the runtime, decides nothing
+}
+
+TIMER_HANDLERS: dict[str, TimerHandler] = {
+    "bill": on_bill_timer,
+    "flush": on_flush_timer,
+    "approval": approval.on_approval_timer,
+    "reminder": on_reminder_timer,
+    "day": on_day_timer,
+}
+
+
+class Engine:
+    """Decide actions from one rule set; the state is passed in and changed in place."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.rules = rules
+
+    def new_state(self, go_live: date) -> EngineState:
+        """Return an empty state; nothing dated before `go_live` (or the Agency's) is billed."""
+        state = EngineState(go_live=self.rules.agency.go_live or go_live)
+        self.adopt(state)
+        return state
+
+    def adopt(self, state: EngineState) -> None:
+        """Make this rule set the one in force for `state` (first start or hot reload)."""
+        state.rules_version = self.rules.version
+        arm_billing_timers(self.rules, state)
+        if state.clock is not None and any(inv.is_open for inv in state.invoices.values()):
+            arm_day_timer(Step(self.rules, state, state.clock))
+
+    def tick(self, state: EngineState, until: datetime, *, resumed: bool = False,
+             inclusive: bool = True) -> list[Action]:
+        """Fire every timer due by `until`, in order; `resumed` means the engine was down."""
+        actions: list[Action] = []
+        while True:
+            timer = state.timers.next_due(until, inclusive)
+            if timer is None:
+                break
+            at = until if resumed else timer.fire_at
+            if state.clock is not None and at < state.clock:
+                at = state.clock
+            state.clock = at
+            step = Step(self.rules, state, at, actions, resumed=resumed)
+            TIMER_HANDLERS[timer.kind](step, timer)
+        if state.clock is None or until > state.clock:
+            state.clock = until
+        return actions
+
+    def apply(self, state: EngineState, event: Event, at: datetime | None = None) -> list[Action]:
+        """Apply one event at engine time `at` (default: the event's own time).
+
+        A repeated event id is ignored. A rejected event raises EventError and changes
+        nothing; call `tick` first so the timers due before the event have fired.
+        """
+        at = at or event.at
+        if state.clock is not None and at < state.clock:
+            at = state.clock
+        if not state.remember_event(event.id):
+            return []
+        step = Step(self.rules, state, at)
+        try:
+            EVENT_HANDLERS[event.type](step, event)
+        except EventError:
+            state.forget_event(event.id)
+            raise
+        state.clock = at
+        return step.actions

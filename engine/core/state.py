@@ -1,0 +1,144 @@
+"""Everything the engine remembers between inputs.
+
+The state is owned by whoever drives the engine (a replay, a scenario test, the daemon);
+`Engine.apply` and `Engine.tick` change it in place and return the actions they decided.
+They are deterministic — no wall clock, no I/O, no randomness — so the same inputs give
+the same state and actions. The daemon snapshots the state in the same transaction as
+the outbox; a replay simply starts from an empty one.
+
+What grows and what does not: billed time entries leave the pool as soon as an invoice
+takes them, and a retainer period's per-entry hours collapse to totals once its overage
+has been billed. What must be remembered forever is kept compact: the ids of events
+already seen (idempotent intake) and of time entries already billed (billed once, ever)
+are stored as 64-bit digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import NamedTuple
+
+from engine.core.timers import TimerQueue
+from engine.model.invoice import Invoice
+
+__all__ = ["EngineState", "Billable", "ApprovalWait", "PeriodHours", "RetainerEntry",
+           "Payment", "digest"]
+
+
+def digest(text: str) -> int:
+    """Return a stable 64-bit digest of `text` (for the remembered-forever id sets)."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+class Billable(NamedTuple):
+    """An approved, billable, not yet invoiced time entry or expense."""
+
+    key: str
+    event: str
+    kind: str  # "time" | "expense"
+    date: date
+    project: str
+    person: str | None
+    role: str | None
+    task: str | None
+    hours: Decimal
+    amount: Decimal
+    description: str
+    approved_at: datetime
+
+
+class RetainerEntry(NamedTuple):
+    """A time entry counted against a retainer's included hours."""
+
+    engagement: str
+    period: str
+    hours: Decimal
+
+
+@dataclass
+class PeriodHours:
+    """Hours logged against a retainer in one month, and how many were billed as overage."""
+
+    hours: Decimal = Decimal(0)
+    overage_billed: Decimal = Decimal(0)
+    entries: dict[str, Decimal] = field(default_factory=dict)
+
+
+class ApprovalWait(NamedTuple):
+    """A draft waiting on a person: since when, and whether the SLA timers have fired."""
+
+    approver: str
+    requested_at: datetime
+    revision: int
+    route: str
+    escalate_to: str | None
+    reminded: bool = False
+    escalated: bool = False
+
+
+class Payment(NamedTuple):
+    """A payment that arrived and could not be matched safely (waits for a person)."""
+
+    id: str
+    amount: Decimal
+    currency: str
+    date: date
+    reference: str | None
+    payer: str | None
+    client: str | None
+    at: datetime
+
+
+@dataclass
+class EngineState:
+    """The engine's memory; see the module docstring for who owns and changes it."""
+
+    go_live: date
+    clock: datetime | None = None
+    seen_events: set[int] = field(default_factory=set)
+    invoices: dict[str, Invoice] = field(default_factory=dict)
+    by_client: dict[str, list[str]] = field(default_factory=dict)
+    supporting: dict[str, tuple[Billable, ...]] = field(default_factory=dict)
+    awaiting: dict[str, ApprovalWait] = field(default_factory=dict)
+    pool: dict[str, dict[str, Billable]] = field(default_factory=dict)
+    pool_index: dict[str, str] = field(default_factory=dict)
+    billed_entries: set[int] = field(default_factory=set)
+    retainer_hours: dict[str, dict[str, PeriodHours]] = field(default_factory=dict)
+    retainer_index: dict[str, RetainerEntry] = field(default_factory=dict)
+    cursors: dict[str, tuple[int, int]] = field(default_factory=dict)
+    milestones_done: set[str] = field(default_factory=set)
+    sequences: dict[str, int] = field(default_factory=dict)
+    clients_invoiced: set[str] = field(default_factory=set)
+    timers: TimerQueue = field(default_factory=TimerQueue)
+    credits: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    unmatched: dict[str, Payment] = field(default_factory=dict)
+    reminders_sent: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    escalations_fired: dict[str, dict[str, tuple[date, int]]] = field(default_factory=dict)
+    disputed: set[str] = field(default_factory=set)
+    pending_flush: set[str] = field(default_factory=set)
+    rules_version: str = ""
+
+    def put_invoice(self, invoice: Invoice) -> None:
+        """Store a new or changed invoice, indexing new ones by client."""
+        if invoice.id not in self.invoices:
+            self.by_client.setdefault(invoice.client, []).append(invoice.id)
+        self.invoices[invoice.id] = invoice
+
+    def client_invoices(self, client_id: str) -> list[Invoice]:
+        """Return a client's invoices in the order they were drafted."""
+        return [self.invoices[i] for i in self.by_client.get(client_id, ())]
+
+    def remember_event(self, event_id: str) -> bool:
+        """Record an event id; return False if it was seen before (a repeat to ignore)."""
+        key = digest(event_id)
+        if key in self.seen_events:
+            return False
+        self.seen_events.add(key)
+        return True
+
+    def forget_event(self, event_id: str) -> None:
+        """Forget a rejected event, so a corrected resend with the same id is accepted."""
+        self.seen_events.discard(digest(event_id))

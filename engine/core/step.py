@@ -1,0 +1,59 @@
+"""One unit of deciding: the rules, the state, the engine time, and the actions so far.
+
+Every decision function takes a Step; `emit` is the only way an action is made, so every
+action carries its deterministic id, the engine time, the rule that caused it and the
+rules version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from engine.core.state import EngineState
+from engine.model.actions import Action, action_id
+from engine.ruleset.types import Client, Engagement, RuleSet, Source
+
+__all__ = ["Step"]
+
+
+@dataclass
+class Step:
+    """The context of one `apply` or one timer: where decisions are made and collected."""
+
+    rules: RuleSet
+    state: EngineState
+    at: datetime
+    actions: list[Action] = field(default_factory=list)
+    resumed: bool = False
+
+    @property
+    def today(self) -> date:
+        """The agency-local date of the engine time."""
+        return self.rules.agency.calendar.local_date(self.at)
+
+    def local(self, instant: datetime) -> datetime:
+        """Return `instant` in the agency's time zone (how actions show their time)."""
+        return instant.astimezone(self.rules.agency.calendar.zone)
+
+    def client(self, client_id: str) -> Client:
+        return self.rules.clients[client_id]
+
+    def engagement(self, client_id: str, engagement_id: str) -> Engagement:
+        return self.rules.clients[client_id].engagements[engagement_id]
+
+    def emit(self, action_type: str, subject: str, client: str, rule: Source | str,
+             payload: dict[str, Any], *qualifiers: object) -> Action:
+        """Record one decision and return it."""
+        action = Action(
+            id=action_id(action_type, subject, *qualifiers),
+            type=action_type,
+            at=self.local(self.at),
+            client=client,
+            rule=str(rule),
+            rules_version=self.rules.version,
+            payload=payload,
+        )
+        self.actions.append(action)
+        return action

@@ -1,0 +1,56 @@
+"""Actions: the decisions the engine records before any connector is called.
+
+An action's id is derived from the decision itself (its type and what it is about),
+never from a clock or a counter, so a replay of the same events decides the same ids;
+connectors use the id as their idempotency key.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping
+
+__all__ = ["Action", "action_id", "ACTION_TYPES", "dump_action"]
+
+ACTION_TYPES = (
+    "invoice.drafted", "approval.requested", "approval.reminded", "approval.escalated",
+    "invoice.flagged", "invoice.issued", "invoice.voided", "reminder.sent",
+    "escalation.triggered", "payment.applied", "payment.unmatched",
+)
+
+
+def action_id(action_type: str, subject: str, *qualifiers: object) -> str:
+    """Return the deterministic id of a decision: `type:subject[:qualifier...]`."""
+    parts = [action_type, subject, *(str(q) for q in qualifiers)]
+    return ":".join(parts)
+
+
+@dataclass(frozen=True)
+class Action:
+    """One decision: what, when (engine time), for whom, and which rule caused it."""
+
+    id: str
+    type: str
+    at: datetime
+    client: str
+    rule: str
+    rules_version: str
+    payload: Mapping[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "at": self.at.isoformat(),
+            "client": self.client,
+            "rule": self.rule,
+            "rules_version": self.rules_version,
+            "payload": self.payload,
+        }
+
+
+def dump_action(action: Action) -> str:
+    """Serialise one action as a single JSON line, byte-stable across replays."""
+    return json.dumps(action.as_json(), ensure_ascii=False, separators=(",", ":"))

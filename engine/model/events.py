@@ -1,0 +1,241 @@
+"""Events: validated against their JSON Schemas, then parsed into typed, immutable values.
+
+Validation runs on the hot path (a year of agency history is millions of events), so the
+schemas under `schemas/events/` are compiled to Python once per type (fastjsonschema) and
+dispatched on `type`, instead of interpreted per event. The typed payloads are NamedTuples:
+immutable like frozen dataclasses, but built at C speed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+import fastjsonschema
+
+from engine.errors import EventError
+from engine.ruleset.schema_check import SCHEMA_ROOT, did_you_mean
+
+__all__ = [
+    "Event", "EVENT_TYPES", "parse_event", "parse_event_line",
+    "TimeApproved", "TimeUnapproved", "ExpenseApproved", "MilestoneCompleted",
+    "InvoiceApproved", "InvoiceFlagged", "InvoiceAdjusted", "InvoiceVoided",
+    "InvoiceDisputed", "InvoiceUndisputed", "PaymentReceived", "PaymentAssigned",
+    "RulesChanged", "AdjustmentLine",
+]
+
+
+class TimeApproved(NamedTuple):
+    client: str
+    project: str
+    person: str
+    role: str
+    date: date
+    hours: Decimal
+    billable: bool
+    task: str | None
+    notes: str | None
+    source_id: str | None
+
+
+class TimeUnapproved(NamedTuple):
+    source_id: str
+
+
+class ExpenseApproved(NamedTuple):
+    client: str
+    project: str
+    date: date
+    amount: Decimal
+    currency: str
+    description: str
+    billable: bool
+    source_id: str | None
+
+
+class MilestoneCompleted(NamedTuple):
+    client: str
+    engagement: str
+    milestone: str
+    completed_on: date | None
+
+
+class InvoiceApproved(NamedTuple):
+    invoice: str
+    by: str
+    comment: str | None
+
+
+class InvoiceFlagged(NamedTuple):
+    invoice: str
+    by: str
+    comment: str
+
+
+class AdjustmentLine(NamedTuple):
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+
+
+class InvoiceAdjusted(NamedTuple):
+    invoice: str
+    by: str
+    lines_add: tuple[AdjustmentLine, ...]
+    lines_remove: tuple[str, ...]
+
+
+class InvoiceVoided(NamedTuple):
+    invoice: str
+    by: str
+    reason: str
+
+
+class InvoiceDisputed(NamedTuple):
+    invoice: str
+    by: str
+    reason: str
+
+
+class InvoiceUndisputed(NamedTuple):
+    invoice: str
+    by: str
+    reason: str | None
+
+
+class PaymentReceived(NamedTuple):
+    amount: Decimal
+    currency: str
+    date: date
+    reference: str | None
+    payer: str | None
+    client: str | None
+    source_id: str | None
+
+
+class PaymentAssigned(NamedTuple):
+    payment: str
+    by: str
+    invoice: str | None
+    client: str | None
+
+
+class RulesChanged(NamedTuple):
+    version: str
+    previous: str | None
+
+
+class Event(NamedTuple):
+    """One input: `at` is when it happened; `origin` says where it came from (file:line)."""
+
+    id: str
+    type: str
+    at: datetime
+    payload: Any
+    origin: str = ""
+
+
+def _d(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def _opt_date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+# One parser per type: the schema has already vouched for shapes, so these only convert.
+_PAYLOAD_PARSERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+    "time.approved": lambda p: TimeApproved(
+        p["client"], p["project"], p["person"], p["role"], _d(p["date"]), Decimal(p["hours"]),
+        p["billable"], p.get("task"), p.get("notes"), p.get("source_id")),
+    "time.unapproved": lambda p: TimeUnapproved(p["source_id"]),
+    "expense.approved": lambda p: ExpenseApproved(
+        p["client"], p["project"], _d(p["date"]), Decimal(p["amount"]), p["currency"],
+        p["description"], p["billable"], p.get("source_id")),
+    "milestone.completed": lambda p: MilestoneCompleted(
+        p["client"], p["engagement"], p["milestone"], _opt_date(p.get("completed_on"))),
+    "invoice.approved": lambda p: InvoiceApproved(p["invoice"], p["by"], p.get("comment")),
+    "invoice.flagged": lambda p: InvoiceFlagged(p["invoice"], p["by"], p["comment"]),
+    "invoice.adjusted": lambda p: InvoiceAdjusted(
+        p["invoice"], p["by"],
+        tuple(AdjustmentLine(line["description"], Decimal(line["quantity"]),
+                             Decimal(line["unit_price"])) for line in p.get("lines_add") or ()),
+        tuple(p.get("lines_remove") or ())),
+    "invoice.voided": lambda p: InvoiceVoided(p["invoice"], p["by"], p["reason"]),
+    "invoice.disputed": lambda p: InvoiceDisputed(p["invoice"], p["by"], p["reason"]),
+    "invoice.undisputed": lambda p: InvoiceUndisputed(p["invoice"], p["by"], p.get("reason")),
+    "payment.received": lambda p: PaymentReceived(
+        Decimal(p["amount"]), p["currency"], _d(p["date"]), p.get("reference"), p.get("payer"),
+        p.get("client"), p.get("source_id")),
+    "payment.assigned": lambda p: PaymentAssigned(
+        p["payment"], p["by"], p.get("invoice"), p.get("client")),
+    "rules.changed": lambda p: RulesChanged(p["version"], p.get("previous")),
+}
+EVENT_TYPES = tuple(_PAYLOAD_PARSERS)
+
+
+@lru_cache(maxsize=1)
+def _schemas_by_id() -> dict[str, Any]:
+    found = {}
+    for file in SCHEMA_ROOT.rglob("*.json"):
+        contents = json.loads(file.read_text(encoding="utf-8"))
+        if "$id" in contents:
+            found[contents["$id"]] = contents
+    return found
+
+
+@lru_cache(maxsize=None)
+def _validator(event_type: str) -> Callable[[Any], Any]:
+    schemas = _schemas_by_id()
+    schema = (SCHEMA_ROOT / "events" / "v1" / f"{event_type}.json").read_text(encoding="utf-8")
+    return fastjsonschema.compile(json.loads(schema),
+                                  handlers={"https": lambda uri: schemas[uri.split("#")[0]]})
+
+
+def _schema_message(exc: fastjsonschema.JsonSchemaException) -> str:
+    message = exc.message
+    if message.startswith("data."):
+        message = message[len("data."):]
+    elif message.startswith("data "):
+        message = "the event " + message[len("data "):]
+    return message
+
+
+def parse_event(data: Any, origin: str = "") -> Event:
+    """Validate a decoded JSON object as an event; raise EventError saying what is wrong."""
+    if not isinstance(data, dict):
+        raise EventError(origin, None, "an event must be a JSON object")
+    event_type = data.get("type")
+    if event_type not in _PAYLOAD_PARSERS:
+        if event_type is None:
+            raise EventError(origin, None, "the event has no 'type'")
+        raise EventError(origin, None, f"unknown event type '{event_type}'"
+                                       f"{did_you_mean(str(event_type), EVENT_TYPES)}")
+    try:
+        _validator(event_type)(data)
+    except fastjsonschema.JsonSchemaException as exc:
+        raise EventError(origin, None, f"{event_type} event: {_schema_message(exc)}") from None
+    try:
+        at = datetime.fromisoformat(data["at"])
+        payload = _PAYLOAD_PARSERS[event_type](data["payload"])
+    except (ValueError, ArithmeticError) as exc:
+        raise EventError(origin, None, f"{event_type} event: {exc}") from None
+    return Event(data["id"], event_type, at, payload, origin)
+
+
+def parse_event_line(text: str, source: str, line: int) -> Event:
+    """Parse one NDJSON line; errors name `source:line`."""
+    origin = f"{source}:{line}"
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise EventError(source, line, f"not valid JSON ({exc})") from None
+    try:
+        return parse_event(data, origin)
+    except EventError as exc:
+        raise EventError(source, line, exc.message) from None
+

@@ -1,0 +1,216 @@
+"""Approval: route each draft to one approver (or auto-approve it), then act on the answer.
+
+- The client's route decides: its rules are tried in order and the first whose `when`
+  holds wins; `approver` may be a person or a client role (`account_lead`).
+- `remind_after` / `escalate_after` run from the moment approval was requested; an
+  approval or a flag stops them.
+- `invoice.flagged` sends the draft back to its author (the client's account lead) with
+  the comment; `invoice.adjusted` edits a flagged draft, which then returns for approval
+  as a new revision.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from engine.billing.time_materials import entry_rate, rounded_hours
+from engine.core.state import ApprovalWait
+from engine.core.step import Step
+from engine.core.timers import Timer
+from engine.errors import EventError
+from engine.model.events import Event, InvoiceAdjusted, InvoiceApproved, InvoiceFlagged
+from engine.model.invoice import Invoice, make_line
+from engine.ruleset.context import CLIENT_ROLES
+from engine.ruleset.expressions import ExpressionError
+from engine.ruleset.types import ApprovalRoute, Client, RouteRule
+from engine.workflow.context import condition_context
+from engine.workflow.issue import issue_invoice
+from engine.workflow.timing import after
+
+__all__ = ["submit_for_approval", "approve", "flag", "adjust", "on_approval_timer",
+           "resolve_person", "supporting_json"]
+
+
+def resolve_person(reference: str | None, client: Client) -> str | None:
+    """Turn a client role (`account_lead`) into that client's person; keep person ids."""
+    if reference in CLIENT_ROLES:
+        return client.account_lead
+    return reference
+
+
+def supporting_json(step: Step, invoice_id: str) -> dict[str, list[dict[str, str]]]:
+    """Return the time entries and expenses behind an invoice, as approvers see them."""
+    invoice = step.state.invoices[invoice_id]
+    engagement = step.client(invoice.client).engagements.get(invoice.engagement)
+    increment = getattr(engagement, "increment_minutes", 0)
+    time_rows: list[dict[str, str]] = []
+    expense_rows: list[dict[str, str]] = []
+    for item in step.state.supporting.get(invoice_id, ()):
+        row = {"event": item.event, "date": item.date.isoformat(), "project": item.project}
+        if item.key != item.event:
+            row["source_id"] = item.key
+        if item.kind == "expense":
+            row.update(description=item.description, amount=f"{item.amount}")
+            expense_rows.append(row)
+            continue
+        rate = entry_rate(engagement, item) if engagement is not None else None
+        if engagement is not None:
+            increment = engagement.in_force(item.date).increment_minutes  # type: ignore[union-attr]
+        row.update({key: value for key, value in (
+            ("person", item.person), ("role", item.role), ("task", item.task),
+            ("hours", f"{item.hours.normalize():f}"),
+            ("billed_hours", f"{rounded_hours(item.hours, increment):f}"),
+            ("rate", f"{rate}" if rate is not None else None),
+            ("description", item.description or None)) if value is not None})
+        time_rows.append(row)
+    return {"time": time_rows, "expenses": expense_rows}
+
+
+def _choose(step: Step, route: ApprovalRoute, client: Client,
+            invoice: Invoice) -> tuple[RouteRule, tuple[str, ...]]:
+    engagement = client.engagements.get(invoice.engagement)
+    context = condition_context(step.state, client, engagement, invoice, step.today, step.at)
+    problems: list[str] = []
+    for rule in route.rules:
+        if rule.when is None:
+            return rule, tuple(problems)
+        try:
+            if rule.when.evaluate(context):
+                return rule, tuple(problems)
+        except ExpressionError as exc:
+            # A condition that cannot be evaluated does not match; the approver is told.
+            problems.append(f"condition_failed: {rule.source}: {exc.message}")
+    return route.rules[-1], tuple(problems)
+
+
+def submit_for_approval(step: Step, invoice: Invoice) -> None:
+    """Route a draft: issue it if auto-approved, else ask its approver and start the timers."""
+    client = step.client(invoice.client)
+    route = step.rules.approval_routes[client.approval_route]
+    rule, problems = _choose(step, route, client, invoice)
+    if problems:
+        invoice = invoice.replace(warnings=invoice.warnings + problems)
+    if rule.auto_approve and not problems:
+        issue_invoice(step, invoice)
+        return
+    approver = resolve_person(rule.approver, client) or client.account_lead
+    waiting = invoice.replace(status="awaiting_approval")
+    state = step.state
+    state.put_invoice(waiting)
+    state.awaiting[waiting.id] = ApprovalWait(
+        approver=approver, requested_at=step.at, revision=waiting.revision, route=route.id,
+        escalate_to=resolve_person(route.escalate_to, client))
+    step.emit("approval.requested", waiting.id, waiting.client, rule.source, {
+        "invoice": waiting.as_json(), "approver": approver,
+        "warnings": list(waiting.warnings), "supporting": supporting_json(step, waiting.id),
+    }, f"r{waiting.revision}")
+    calendar = step.rules.agency.calendar
+    for detail, duration in (("remind", route.remind_after), ("escalate", route.escalate_after)):
+        if duration is not None:
+            state.timers.arm(after(step.at, duration, calendar), "approval", waiting.id,
+                             key=f"approval:{detail}:{waiting.id}", detail=detail)
+
+
+def _waiting(step: Step, event: Event, invoice_id: str) -> tuple[Invoice, ApprovalWait]:
+    invoice = step.state.invoices.get(invoice_id)
+    if invoice is None:
+        raise EventError(event.origin, None, f"unknown invoice '{invoice_id}'")
+    wait = step.state.awaiting.get(invoice_id)
+    if invoice.status != "awaiting_approval" or wait is None:
+        raise EventError(event.origin, None, f"invoice '{invoice_id}' is {invoice.status}, "
+                                             "not awaiting approval")
+    return invoice, wait
+
+
+def _check_approver(step: Step, event: Event, wait: ApprovalWait, person: str) -> None:
+    agency = step.rules.agency
+    if person not in agency.people:
+        raise EventError(event.origin, None, f"unknown person '{person}'")
+    finance = {p.id for p in agency.people_with_role("finance")}
+    if person not in {wait.approver, wait.escalate_to} | finance:
+        raise EventError(event.origin, None, f"'{person}' may not approve this invoice: it waits "
+                                             f"on {wait.approver}")
+
+
+def _stop_timers(step: Step, invoice_id: str) -> None:
+    for detail in ("remind", "escalate"):
+        step.state.timers.cancel(f"approval:{detail}:{invoice_id}")
+
+
+def approve(step: Step, event: Event) -> None:
+    """Approve a waiting draft and issue it."""
+    payload: InvoiceApproved = event.payload
+    invoice, wait = _waiting(step, event, payload.invoice)
+    _check_approver(step, event, wait, payload.by)
+    _stop_timers(step, invoice.id)
+    issue_invoice(step, invoice)
+
+
+def flag(step: Step, event: Event) -> None:
+    """Send a waiting draft back to its author for edits, with the approver's comment."""
+    payload: InvoiceFlagged = event.payload
+    invoice, wait = _waiting(step, event, payload.invoice)
+    _check_approver(step, event, wait, payload.by)
+    _stop_timers(step, invoice.id)
+    client = step.client(invoice.client)
+    flagged = invoice.replace(status="flagged")
+    step.state.put_invoice(flagged)
+    step.state.awaiting.pop(flagged.id, None)
+    step.emit("invoice.flagged", flagged.id, flagged.client, client.source, {
+        "invoice": flagged.as_json(), "by": payload.by, "comment": payload.comment,
+        "author": client.account_lead,
+    }, f"r{flagged.revision}")
+
+
+def adjust(step: Step, event: Event) -> None:
+    """Apply an edit to a flagged draft and send it back for approval."""
+    payload: InvoiceAdjusted = event.payload
+    invoice = step.state.invoices.get(payload.invoice)
+    if invoice is None:
+        raise EventError(event.origin, None, f"unknown invoice '{payload.invoice}'")
+    if invoice.status != "flagged":
+        raise EventError(event.origin, None, f"invoice '{invoice.id}' is {invoice.status}; only "
+                                             "a flagged draft can be adjusted")
+    if payload.by not in step.rules.agency.people:
+        raise EventError(event.origin, None, f"unknown person '{payload.by}'")
+    descriptions = {line.description for line in invoice.lines}
+    missing = [text for text in payload.lines_remove if text not in descriptions]
+    if missing:
+        raise EventError(event.origin, None, f"invoice '{invoice.id}' has no line "
+                                             f"'{missing[0]}' to remove")
+    removed = set(payload.lines_remove)
+    kept = tuple(line for line in invoice.lines if line.description not in removed)
+    added = tuple(make_line(line.description, line.quantity, line.unit_price, invoice.currency)
+                  for line in payload.lines_add)
+    lines = kept + added
+    if not lines or sum((line.amount for line in lines), Decimal(0)) <= 0:
+        raise EventError(event.origin, None, "the adjusted invoice would bill nothing; void it "
+                                             "instead")
+    submit_for_approval(step, invoice.with_lines(lines).replace(status="draft"))
+
+
+def on_approval_timer(step: Step, timer: Timer) -> None:
+    """Nudge the approver after `remind_after`; bring in `escalate_to` after `escalate_after`."""
+    state = step.state
+    wait = state.awaiting.get(timer.subject)
+    invoice = state.invoices.get(timer.subject)
+    if wait is None or invoice is None or invoice.status != "awaiting_approval":
+        return
+    if step.resumed and timer.detail == "remind":
+        escalation = state.timers.get(f"approval:escalate:{invoice.id}")
+        if escalation is not None and escalation.fire_at <= step.at:
+            return  # after downtime only the latest missed step goes out
+    client = step.client(invoice.client)
+    route = step.rules.approval_routes.get(wait.route)
+    rule = route.source if route else client.source
+    if timer.detail == "remind":
+        state.awaiting[invoice.id] = wait._replace(reminded=True)
+        step.emit("approval.reminded", invoice.id, invoice.client, rule, {
+            "invoice": invoice.as_json(), "approver": wait.approver,
+        }, f"r{wait.revision}")
+        return
+    state.awaiting[invoice.id] = wait._replace(escalated=True)
+    step.emit("approval.escalated", invoice.id, invoice.client, rule, {
+        "invoice": invoice.as_json(), "approver": wait.approver,
+        "escalate_to": wait.escalate_to,
+    }, f"r{wait.revision}")

@@ -1,0 +1,75 @@
+"""The values conditions and templates see: invoice, client, engagement, payment fields.
+
+One builder per root, each reading the catalog's field names (`vocabulary`), so a route's
+`invoice.total >= 25000` and an escalation's `invoice.days_overdue > 30` read the same
+values the messages print.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from engine.core.state import EngineState
+from engine.model.invoice import Invoice
+from engine.ruleset.types import Client, Engagement
+
+__all__ = ["invoice_fields", "client_fields", "engagement_fields", "condition_context",
+           "days_overdue"]
+
+
+def days_overdue(invoice: Invoice, today: date) -> int:
+    """Return today − due date in days (negative before it is due; 0 without a due date)."""
+    return (today - invoice.due_date).days if invoice.due_date else 0
+
+
+def invoice_fields(invoice: Invoice, today: date, is_first: bool) -> dict[str, Any]:
+    return {
+        "id": invoice.id, "number": invoice.number, "status": invoice.status,
+        "client": invoice.client, "engagement": invoice.engagement, "currency": invoice.currency,
+        "subtotal": invoice.subtotal, "tax": invoice.tax, "total": invoice.total,
+        "balance": invoice.balance, "issue_date": invoice.issue_date,
+        "due_date": invoice.due_date, "days_overdue": days_overdue(invoice, today),
+        "period_start": invoice.period_start, "period_end": invoice.period_end,
+        "trigger": invoice.trigger, "line_count": len(invoice.lines), "is_first": is_first,
+        "warnings": list(invoice.warnings),
+    }
+
+
+def client_fields(client: Client, open_balance: Decimal) -> dict[str, Any]:
+    return {
+        "id": client.id, "name": client.name, "currency": client.currency,
+        "account_lead": client.account_lead, "payment_terms": str(client.payment_terms),
+        "tax_rate": client.tax.rate if client.tax.rate is not None else Decimal(0),
+        "tax_exempt": client.tax.exempt, "open_balance": open_balance,
+    }
+
+
+def engagement_fields(engagement: Engagement) -> dict[str, Any]:
+    return {
+        "id": engagement.id, "model": engagement.model,
+        "amount": getattr(engagement, "amount", None), "fee": getattr(engagement, "fee", None),
+        "cap": getattr(engagement, "cap", None),
+        "included_hours": getattr(engagement, "included_hours", None),
+        "overage_rate": getattr(engagement, "overage_rate", None),
+        "cadence": getattr(engagement, "cadence", None),
+    }
+
+
+def _open_balance(state: EngineState, client_id: str) -> Decimal:
+    return sum((inv.balance for inv in state.client_invoices(client_id) if inv.is_open),
+               Decimal(0))
+
+
+def condition_context(state: EngineState, client: Client, engagement: Engagement | None,
+                      invoice: Invoice, today: date, now: datetime) -> dict[str, Any]:
+    """Return the names a condition may read about `invoice` at `now`."""
+    in_force = engagement.in_force(invoice.period_start or today) if engagement else None
+    return {
+        "invoice": invoice_fields(invoice, today, client.id not in state.clients_invoiced),
+        "client": client_fields(client, _open_balance(state, client.id)),
+        "engagement": engagement_fields(in_force) if in_force else {},
+        "now": now,
+        "today": today,
+    }
