@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 
 import click
 
-from engine.errors import BillflowError, UsageError
+from engine.core.replay import read_events, replay
+from engine.core.tables import action_rows, render_table
+from engine.errors import BillflowError, RuleSetInvalid, UsageError
+from engine.model.actions import dump_action
 from engine.ruleset.loader import check_ruleset
 from engine.ruleset.schema_check import API_VERSIONS, KINDS, SCHEMA_ROOT
 
 __all__ = ["cli", "main"]
 
 DEFAULT_RULES = "rules"
+PROGRESS_THRESHOLD = 20_000
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,6 +74,57 @@ def schema(kind: str, api_version: str) -> None:
     click.echo(path.read_text(encoding="utf-8"), nl=False)
 
 
+def _load_rules(rules: str):
+    """Load a rule folder for a command; invalid rules print every error and exit 1."""
+    ruleset, errors = check_ruleset(rules)
+    if ruleset is None:
+        for error in errors:
+            click.echo(str(error), err=True)
+        raise RuleSetInvalid(errors)
+    return ruleset
+
+
+def _parse_day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@cli.command()
+@click.argument("rules")
+@click.option("--events", "events_path", required=True, help="NDJSON file of events")
+@click.option("--from", "start", required=True, help="first day (agency time), YYYY-MM-DD")
+@click.option("--until", "end", required=True, help="last day (agency time), YYYY-MM-DD")
+@click.option("--format", "fmt", type=click.Choice(["ndjson", "table"]), default="ndjson",
+              show_default=True)
+def simulate(rules: str, events_path: str, start: str, end: str, fmt: str) -> None:
+    """Replay events on a simulated clock and print every action in time order."""
+    ruleset = _load_rules(rules)
+    first, last = _parse_day(start, "--from"), _parse_day(end, "--until")
+    events = list(read_events(events_path))
+    show_progress = sys.stderr.isatty() and len(events) > PROGRESS_THRESHOLD
+    with click.progressbar(length=len(events), label="replaying", file=sys.stderr,
+                           hidden=not show_progress) as bar:
+        done = [0]
+
+        def advance(count: int) -> None:
+            bar.update(count - done[0])
+            done[0] = count
+
+        result = replay(ruleset, events, first, last, on_progress=advance)
+    if fmt == "ndjson":
+        out = click.get_text_stream("stdout")
+        for action in result.actions:
+            out.write(dump_action(action) + "\n")
+    else:
+        click.echo(render_table(action_rows(result.actions)))
+    for error in result.errors:
+        click.echo(str(error), err=True)
+    if result.errors:
+        sys.exit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: usage errors exit 2, invalid input 1, and nothing prints a traceback."""
     try:
@@ -82,6 +138,9 @@ def main(argv: list[str] | None = None) -> None:
     except UsageError as exc:
         click.echo(f"billflow: {exc}", err=True)
         sys.exit(2)
+    except RuleSetInvalid as exc:
+        click.echo(f"billflow: {exc}", err=True)
+        sys.exit(1)
     except BillflowError as exc:
         click.echo(f"billflow: {exc}", err=True)
         sys.exit(1)

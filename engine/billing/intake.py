@@ -1,17 +1,21 @@
 """Work that becomes billable: approved time, approved expenses, completed milestones.
 
+Approved expenses are billed on their engagement's next invoice: with the T&M markup on
+a time-and-materials engagement, at cost on a retainer's or a project's.
+
 Each handler checks the event's references against the rules first and raises
 EventError before changing anything, so a rejected event leaves the state untouched.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from engine.billing import project_fixed
 from engine.billing.drafting import record_draft
 from engine.billing.periods import month_of, period_key
+from engine.billing.time_materials import expense_line
 from engine.core.state import Billable, PeriodHours, RetainerEntry, digest
 from engine.core.step import Step
 from engine.errors import EventError
@@ -21,7 +25,7 @@ from engine.ruleset.schema_check import did_you_mean
 from engine.ruleset.types import Client, Engagement, ProjectFixed, Retainer, TimeAndMaterials
 
 __all__ = ["time_approved", "time_unapproved", "expense_approved", "milestone_completed",
-           "known_client"]
+           "known_client", "take_expenses"]
 
 
 def known_client(step: Step, event: Event, client_id: str) -> Client:
@@ -107,10 +111,6 @@ def expense_approved(step: Step, event: Event) -> None:
     expense: ExpenseApproved = event.payload
     client = known_client(step, event, expense.client)
     engagement = _engagement_of(step, event, client, expense.project)
-    if not isinstance(engagement, TimeAndMaterials):
-        raise EventError(event.origin, None, f"project '{expense.project}' is billed as "
-                                             f"{engagement.model}; expenses are billed only on "
-                                             "time-and-materials engagements")
     if expense.currency != client.currency:
         raise EventError(event.origin, None, f"the expense is in {expense.currency} but "
                                              f"{client.id} is billed in {client.currency}")
@@ -123,7 +123,7 @@ def expense_approved(step: Step, event: Event) -> None:
         key, event.id, "expense", expense.date, expense.project, None, None, None, Decimal(0),
         expense.amount, expense.description, step.at)
     state.pool_index[key] = engagement.key
-    if engagement.cadence == "on_approval":
+    if isinstance(engagement, TimeAndMaterials) and engagement.cadence == "on_approval":
         state.timers.arm(step.at, "flush", engagement.key, key=f"flush:{engagement.key}",
                          strict=True)
 
@@ -153,7 +153,23 @@ def milestone_completed(step: Step, event: Event) -> None:
     if completed_on < state.go_live:
         return  # completed before go-live: billed elsewhere
     line = project_fixed.milestone_line(terms, milestone.id, client.currency)
+    expenses = take_expenses(step, engagement, completed_on + timedelta(days=1))
+    lines = (line,) + tuple(expense_line(item, None, client.currency) for item in expenses)
     invoice = Invoice.draft(id=invoice_id, client=client.id, engagement=engagement.id,
-                            currency=client.currency, lines=(line,), tax_rate=client.tax.rate,
+                            currency=client.currency, lines=lines, tax_rate=client.tax.rate,
                             tax_label=client.tax.label, trigger="milestone")
-    record_draft(step, invoice, engagement.source, ())
+    record_draft(step, invoice, engagement.source, expenses)
+
+
+def take_expenses(step: Step, engagement: Engagement, before: date) -> tuple[Billable, ...]:
+    """Take an engagement's unbilled expenses dated before `before` out of the pool."""
+    state = step.state
+    pool = state.pool.get(engagement.key, {})
+    taken = tuple(sorted((item for item in pool.values()
+                          if item.kind == "expense" and item.date < before),
+                         key=lambda item: (item.date, item.key)))
+    for item in taken:
+        del pool[item.key]
+        state.pool_index.pop(item.key, None)
+        state.billed_entries.add(digest(item.key))
+    return taken

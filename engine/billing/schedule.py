@@ -15,6 +15,8 @@ from datetime import date
 
 from engine.billing import retainer, time_materials
 from engine.billing.drafting import record_draft, unique_draft_id
+from engine.billing.intake import take_expenses
+from engine.billing.time_materials import expense_line
 from engine.billing.periods import Month, month_bounds, month_of, next_month, period_key
 from engine.core.state import EngineState, digest
 from engine.core.step import Step
@@ -98,8 +100,10 @@ def _draft_retainer(step: Step, client: Client, engagement: Retainer, month: Mon
     periods = state.retainer_hours.get(engagement.key, {})
     charges = retainer.overage_charges(engagement, periods, day, client.currency)
     lines.extend(charge.line for charge in charges)
+    expenses = take_expenses(step, engagement, day)
+    lines.extend(expense_line(item, None, client.currency) for item in expenses)
     if not lines:
-        return  # no empty invoices
+        return  # no empty invoices (and, with no lines, nothing was taken)
     invoice_id = unique_draft_id(step, f"{engagement.key}/{period_key(month)}")
     first, last = month_bounds(month)
     invoice = Invoice.draft(
@@ -115,7 +119,7 @@ def _draft_retainer(step: Step, client: Client, engagement: Retainer, month: Mon
             for source_key in record.entries:
                 state.retainer_index.pop(source_key, None)
             record.entries.clear()
-    record_draft(step, invoice, engagement.source, ())
+    record_draft(step, invoice, engagement.source, expenses)
 
 
 def draft_time_invoice(step: Step, client: Client, engagement: TimeAndMaterials, before: date,

@@ -23,7 +23,8 @@ from engine.model.money import display_money, round_money
 from engine.billing.periods import Month
 from engine.ruleset.types import TimeAndMaterials
 
-__all__ = ["draft_date", "rounded_hours", "billing_lines", "entry_rate", "OVER_CAP"]
+__all__ = ["draft_date", "rounded_hours", "billing_lines", "entry_rate", "expense_line",
+           "OVER_CAP"]
 
 OVER_CAP = "over_cap"
 _SIXTY = Decimal(60)
@@ -44,6 +45,14 @@ def rounded_hours(hours: Decimal, increment_minutes: int) -> Decimal:
     steps = (hours * _SIXTY / increment_minutes).to_integral_value(rounding=ROUND_CEILING)
     minutes = steps * increment_minutes
     return (minutes / _SIXTY).quantize(_HOURS_PLACES, rounding=ROUND_HALF_UP).normalize()
+
+
+def expense_line(expense: Billable, markup: Decimal | None, currency: str) -> Line:
+    """Return the line for one expense: cost × (1 + markup%), rounded half-up."""
+    price = round_money(expense.amount * (1 + (markup or Decimal(0)) / 100), currency)
+    note = f" (incl. {markup.normalize():f}% handling)" if markup else ""
+    return make_line(f"Expense {expense.date.isoformat()}: {expense.description}{note}",
+                     Decimal(1), price, currency)
 
 
 def entry_rate(engagement: object, entry: Billable) -> Decimal | None:
@@ -79,11 +88,7 @@ def billing_lines(engagement: TimeAndMaterials, entries: Iterable[Billable], dra
         terms = engagement.in_force(entry.date)
         assert isinstance(terms, TimeAndMaterials)
         if entry.kind == "expense":
-            markup = terms.expense_markup_percent or Decimal(0)
-            price = round_money(entry.amount * (1 + markup / 100), currency)
-            note = f" (incl. {markup.normalize():f}% handling)" if markup else ""
-            expenses.append(make_line(f"Expense {entry.date.isoformat()}: {entry.description}{note}",
-                                      Decimal(1), price, currency))
+            expenses.append(expense_line(entry, terms.expense_markup_percent, currency))
             continue
         rate = entry_rate(engagement, entry)
         assert rate is not None
