@@ -12,6 +12,8 @@ from engine.core.replay import read_events, replay
 from engine.core.tables import action_rows, render_table
 from engine.errors import BillflowError, RuleSetInvalid, UsageError
 from engine.model.actions import dump_action
+from engine.reports.command import REPORT_KINDS, run_report
+from engine.reports.render import FORMATS
 from engine.ruleset.loader import check_ruleset
 from engine.ruleset.schema_check import API_VERSIONS, KINDS, SCHEMA_ROOT
 
@@ -122,6 +124,27 @@ def simulate(rules: str, events_path: str, start: str, end: str, fmt: str) -> No
     for error in result.errors:
         click.echo(str(error), err=True)
     if result.errors:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(REPORT_KINDS))
+@click.option("--rules", default=DEFAULT_RULES, show_default=True, help="rule folder")
+@click.option("--events", "events_path", required=True, help="NDJSON file of events")
+@click.option("--from", "start", help="first day of the period; default: January 1 of --as-of")
+@click.option("--as-of", "as_of", help="last day (agency time), YYYY-MM-DD; default: today")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def report(kind: str, rules: str, events_path: str, start: str | None, as_of: str | None,
+           fmt: str) -> None:
+    """Collections reports over a replay: aging, dso, on-time, approvals."""
+    ruleset = _load_rules(rules)
+    run = run_report(ruleset, kind, events_path, fmt=fmt,
+                     start=_parse_day(start, "--from") if start else None,
+                     as_of=_parse_day(as_of, "--as-of") if as_of else None)
+    click.echo(run.output)
+    for error in run.errors:
+        click.echo(str(error), err=True)
+    if run.errors:
         sys.exit(1)
 
 

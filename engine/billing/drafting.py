@@ -31,8 +31,8 @@ def record_draft(step: Step, invoice: Invoice, rule: Source,
         invoice = invoice.replace(warnings=invoice.warnings + (FIRST_INVOICE,))
     state.put_invoice(invoice)
     state.supporting[invoice.id] = supporting
+    rows = supporting_json(step, invoice.id)
     step.emit("invoice.drafted", invoice.id, invoice.client, rule, {
-        "invoice": invoice.as_json(), "trigger": invoice.trigger,
-        "supporting": supporting_json(step, invoice.id),
+        "invoice": invoice.as_json(), "trigger": invoice.trigger, "supporting": rows,
     })
-    submit_for_approval(step, invoice)
+    submit_for_approval(step, invoice, rows)

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from engine.billing import project_fixed
 from engine.billing.drafting import record_draft
-from engine.billing.periods import month_of, period_key
+from engine.billing.periods import period_of
 from engine.billing.time_materials import expense_line
 from engine.core.state import Billable, PeriodHours, RetainerEntry, digest
 from engine.core.step import Step
@@ -23,6 +23,8 @@ from engine.model.events import Event, ExpenseApproved, MilestoneCompleted, Time
 from engine.model.invoice import Invoice
 from engine.ruleset.schema_check import did_you_mean
 from engine.ruleset.types import Client, Engagement, ProjectFixed, Retainer, TimeAndMaterials
+
+_ZERO = Decimal(0)
 
 __all__ = ["time_approved", "time_unapproved", "expense_approved", "milestone_completed",
            "known_client", "take_expenses"]
@@ -59,17 +61,17 @@ def time_approved(step: Step, event: Event) -> None:
         return  # not billable, billed elsewhere before go-live, or billed already
     if isinstance(engagement, TimeAndMaterials):
         _release(step, key)  # a re-approval replaces the earlier version of the entry
-        state.pool.setdefault(engagement.key, {})[key] = Billable(
+        engagement_key = engagement.key
+        state.pool.setdefault(engagement_key, {})[key] = Billable(
             key, event.id, "time", entry.date, entry.project, entry.person, entry.role, entry.task,
-            entry.hours, Decimal(0), entry.notes or "", step.at)
-        state.pool_index[key] = engagement.key
+            entry.hours, _ZERO, entry.notes or "", step.at)
+        state.pool_index[key] = engagement_key
         if engagement.cadence == "on_approval":
-            state.timers.arm(step.at, "flush", engagement.key, key=f"flush:{engagement.key}",
+            state.timers.arm(step.at, "flush", engagement_key, key=f"flush:{engagement_key}",
                              strict=True)
-            state.pending_flush.add(engagement.key)
     elif isinstance(engagement, Retainer):
         _release(step, key)
-        period = period_key(month_of(entry.date))
+        period = period_of(entry.date)
         record = state.retainer_hours.setdefault(engagement.key, {}).setdefault(
             period, PeriodHours())
         record.hours += entry.hours
@@ -120,7 +122,7 @@ def expense_approved(step: Step, event: Event) -> None:
         return
     _release(step, key)
     state.pool.setdefault(engagement.key, {})[key] = Billable(
-        key, event.id, "expense", expense.date, expense.project, None, None, None, Decimal(0),
+        key, event.id, "expense", expense.date, expense.project, None, None, None, _ZERO,
         expense.amount, expense.description, step.at)
     state.pool_index[key] = engagement.key
     if isinstance(engagement, TimeAndMaterials) and engagement.cadence == "on_approval":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar as _calendar
 from datetime import date
 
-__all__ = ["Month", "month_of", "next_month", "previous_month", "month_bounds", "month_label",
+__all__ = ["Month", "month_of", "period_of", "next_month", "previous_month", "month_bounds", "month_label",
            "period_key", "service_window"]
 
 Month = tuple[int, int]
@@ -34,6 +34,11 @@ def month_bounds(month: Month) -> tuple[date, date]:
 def month_label(month: Month) -> str:
     """Return 'March 2026'."""
     return f"{_calendar.month_name[month[1]]} {month[0]}"
+
+
+def period_of(day: date) -> str:
+    """Return the period key of the month `day` falls in ('2026-03'); cheap, for hot paths."""
+    return day.isoformat()[:7]
 
 
 def period_key(month: Month) -> str:

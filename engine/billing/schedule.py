@@ -152,7 +152,6 @@ def on_flush_timer(step: Step, timer: Timer) -> None:
     client_id, engagement_id = timer.subject.split("/", 1)
     client = step.rules.clients.get(client_id)
     engagement = client.engagements.get(engagement_id) if client else None
-    step.state.pending_flush.discard(timer.subject)
     if client is None or not isinstance(engagement, TimeAndMaterials):
         return
     day = step.today

@@ -81,6 +81,10 @@ class Engine:
              inclusive: bool = True) -> list[Action]:
         """Fire every timer due by `until`, in order; `resumed` means the engine was down."""
         actions: list[Action] = []
+        if not state.timers.may_be_due(until):
+            if state.clock is None or until > state.clock:
+                state.clock = until
+            return actions
         while True:
             timer = state.timers.next_due(until, inclusive)
             if timer is None:

@@ -15,7 +15,7 @@ are stored as 64-bit digests.
 
 from __future__ import annotations
 
-import hashlib
+from hashlib import blake2b as _blake2b
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,9 +28,9 @@ __all__ = ["EngineState", "Billable", "ApprovalWait", "PeriodHours", "RetainerEn
            "Payment", "digest"]
 
 
-def digest(text: str) -> int:
+def digest(text: str) -> bytes:
     """Return a stable 64-bit digest of `text` (for the remembered-forever id sets)."""
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
+    return _blake2b(text.encode("utf-8"), digest_size=8).digest()
 
 
 class Billable(NamedTuple):
@@ -98,14 +98,14 @@ class EngineState:
 
     go_live: date
     clock: datetime | None = None
-    seen_events: set[int] = field(default_factory=set)
+    seen_events: set[bytes] = field(default_factory=set)
     invoices: dict[str, Invoice] = field(default_factory=dict)
     by_client: dict[str, list[str]] = field(default_factory=dict)
     supporting: dict[str, tuple[Billable, ...]] = field(default_factory=dict)
     awaiting: dict[str, ApprovalWait] = field(default_factory=dict)
     pool: dict[str, dict[str, Billable]] = field(default_factory=dict)
     pool_index: dict[str, str] = field(default_factory=dict)
-    billed_entries: set[int] = field(default_factory=set)
+    billed_entries: set[bytes] = field(default_factory=set)
     retainer_hours: dict[str, dict[str, PeriodHours]] = field(default_factory=dict)
     retainer_index: dict[str, RetainerEntry] = field(default_factory=dict)
     cursors: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -118,7 +118,6 @@ class EngineState:
     reminders_sent: dict[str, tuple[str, ...]] = field(default_factory=dict)
     escalations_fired: dict[str, dict[str, tuple[date, int]]] = field(default_factory=dict)
     disputed: set[str] = field(default_factory=set)
-    pending_flush: set[str] = field(default_factory=set)
     rules_version: str = ""
 
     def put_invoice(self, invoice: Invoice) -> None:

@@ -7,7 +7,6 @@ rules version.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -18,15 +17,19 @@ from engine.ruleset.types import Client, Engagement, RuleSet, Source
 __all__ = ["Step"]
 
 
-@dataclass
 class Step:
     """The context of one `apply` or one timer: where decisions are made and collected."""
 
-    rules: RuleSet
-    state: EngineState
-    at: datetime
-    actions: list[Action] = field(default_factory=list)
-    resumed: bool = False
+    # A plain slotted class: one is made per event, on the hot path.
+    __slots__ = ("rules", "state", "at", "actions", "resumed")
+
+    def __init__(self, rules: RuleSet, state: EngineState, at: datetime,
+                 actions: list[Action] | None = None, resumed: bool = False) -> None:
+        self.rules = rules
+        self.state = state
+        self.at = at
+        self.actions: list[Action] = [] if actions is None else actions
+        self.resumed = resumed
 
     @property
     def today(self) -> date:

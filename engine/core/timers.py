@@ -56,6 +56,11 @@ class TimerQueue:
     def get(self, key: str) -> Timer | None:
         return self._live.get(key)
 
+    def may_be_due(self, limit: datetime) -> bool:
+        """Tell cheaply whether any timer could be due by `limit` (False is certain)."""
+        heap = self._heap
+        return bool(heap) and heap[0].fire_at <= limit
+
     def next_due(self, limit: datetime, inclusive: bool = True) -> Timer | None:
         """Pop and return the earliest live timer due by `limit`, or None."""
         heap = self._heap

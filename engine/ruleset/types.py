@@ -8,6 +8,7 @@ Every document-level value carries a `Source`, so an action can name the rule
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -163,8 +164,9 @@ class _EngagementBase:
     revisions: tuple[Revision, ...]
     source: Source
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
+        """Return `client/engagement`, the engagement's id across the rule set."""
         return f"{self.client}/{self.id}"
 
     def in_force(self, on: date) -> "Engagement":

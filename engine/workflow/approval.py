@@ -83,7 +83,8 @@ def _choose(step: Step, route: ApprovalRoute, client: Client,
     return route.rules[-1], tuple(problems)
 
 
-def submit_for_approval(step: Step, invoice: Invoice) -> None:
+def submit_for_approval(step: Step, invoice: Invoice,
+                        supporting: dict[str, list[dict[str, str]]] | None = None) -> None:
     """Route a draft: issue it if auto-approved, else ask its approver and start the timers."""
     client = step.client(invoice.client)
     route = step.rules.approval_routes[client.approval_route]
@@ -102,7 +103,8 @@ def submit_for_approval(step: Step, invoice: Invoice) -> None:
         escalate_to=resolve_person(route.escalate_to, client))
     step.emit("approval.requested", waiting.id, waiting.client, rule.source, {
         "invoice": waiting.as_json(), "approver": approver,
-        "warnings": list(waiting.warnings), "supporting": supporting_json(step, waiting.id),
+        "warnings": list(waiting.warnings),
+        "supporting": supporting if supporting is not None else supporting_json(step, waiting.id),
     }, f"r{waiting.revision}")
     calendar = step.rules.agency.calendar
     for detail, duration in (("remind", route.remind_after), ("escalate", route.escalate_after)):

@@ -5,7 +5,7 @@
   is neither voided nor disputed. A step already past at issue is skipped, never sent
   late; after downtime only the latest missed step of each invoice is sent.
 - Escalation rules are checked at the start of every agency-local day for every open
-  invoice, and fire once per invoice (or every `repeat`). A late fee is a separate
+  invoice past its due date, and fire once per invoice (or every `repeat`). A late fee is a separate
   invoice that goes through approval like any other.
 """
 
@@ -190,7 +190,10 @@ def on_day_timer(step: Step, timer: Timer) -> None:
         state.timers.arm(next_start, "day", "escalations", key=DAY_TIMER)
     if step.resumed and next_start <= step.at:
         return  # after downtime the check runs once, for today
+    today = step.today
     for invoice in sorted(open_invoices, key=lambda inv: inv.id):
-        if invoice.id in state.disputed or invoice.trigger == "late_fee":
+        # Escalation is for late invoices: one not yet past due is not looked at.
+        if (invoice.due_date is None or invoice.due_date >= today
+                or invoice.id in state.disputed or invoice.trigger == "late_fee"):
             continue
         _escalate(step, invoice, step.client(invoice.client))
