@@ -27,6 +27,8 @@ Filters: `money` (`{{ invoice.total|money(invoice.currency) }}` -> "12,000.00 US
 
 from __future__ import annotations
 
+import functools
+
 import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -206,6 +208,12 @@ def compile_template(
 
 def load_builtin_templates() -> dict[str, CompiledTemplate]:
     """Load and check the templates billflow ships, by id."""
+    return dict(_builtin_templates())
+
+
+@functools.lru_cache(maxsize=1)
+def _builtin_templates() -> dict[str, CompiledTemplate]:
+    # The shipped templates never change while billflow runs: check them once.
     text = resources.files("engine.ruleset").joinpath("builtin_templates.yaml").read_text("utf-8")
     documents = yaml.safe_load(text)
     templates = {}
