@@ -93,7 +93,8 @@ class Engine:
             if state.clock is not None and at < state.clock:
                 at = state.clock
             state.clock = at
-            step = Step(self.rules, state, at, actions, resumed=resumed)
+            step = Step(self.rules, state, at, actions, resumed=resumed,
+                        cause=f"timer:{timer.key}@{timer.fire_at.isoformat()}")
             TIMER_HANDLERS[timer.kind](step, timer)
         if state.clock is None or until > state.clock:
             state.clock = until
@@ -110,7 +111,7 @@ class Engine:
             at = state.clock
         if not state.remember_event(event.id):
             return []
-        step = Step(self.rules, state, at)
+        step = Step(self.rules, state, at, cause=f"event:{event.id}")
         try:
             EVENT_HANDLERS[event.type](step, event)
         except EventError:

@@ -21,15 +21,17 @@ class Step:
     """The context of one `apply` or one timer: where decisions are made and collected."""
 
     # A plain slotted class: one is made per event, on the hot path.
-    __slots__ = ("rules", "state", "at", "actions", "resumed")
+    __slots__ = ("rules", "state", "at", "actions", "resumed", "cause")
 
     def __init__(self, rules: RuleSet, state: EngineState, at: datetime,
-                 actions: list[Action] | None = None, resumed: bool = False) -> None:
+                 actions: list[Action] | None = None, resumed: bool = False,
+                 cause: str = "") -> None:
         self.rules = rules
         self.state = state
         self.at = at
         self.actions: list[Action] = [] if actions is None else actions
         self.resumed = resumed
+        self.cause = cause
 
     @property
     def today(self) -> date:
@@ -57,6 +59,7 @@ class Step:
             rule=str(rule),
             rules_version=self.rules.version,
             payload=payload,
+            cause=self.cause,
         )
         self.actions.append(action)
         return action

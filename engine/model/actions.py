@@ -29,7 +29,10 @@ def action_id(action_type: str, subject: str, *qualifiers: object) -> str:
 
 @dataclass(frozen=True)
 class Action:
-    """One decision: what, when (engine time), for whom, and which rule caused it."""
+    """One decision: what, when (engine time), for whom, which rule, and what caused it.
+
+    `cause` is the event (`event:<id>`) or timer (`timer:<key>@<instant>`) that led to it.
+    """
 
     id: str
     type: str
@@ -38,17 +41,21 @@ class Action:
     rule: str
     rules_version: str
     payload: Mapping[str, Any]
+    cause: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "id": self.id,
             "type": self.type,
             "at": self.at.isoformat(),
             "client": self.client,
             "rule": self.rule,
             "rules_version": self.rules_version,
-            "payload": self.payload,
         }
+        if self.cause:
+            body["cause"] = self.cause
+        body["payload"] = self.payload
+        return body
 
 
 def dump_action(action: Action) -> str:

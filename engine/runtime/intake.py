@@ -1,0 +1,78 @@
+"""Intake: turn submitted text (JSON, a JSON array, NDJSON) into validated, stored events.
+
+Every event is validated against its schema before it is stored; a bad one is reported
+with its line (or array index) and the good ones around it are kept — bad input loses
+nothing else. A repeated event id is accepted and ignored (idempotent intake).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from engine.errors import EventError
+from engine.model.events import parse_event
+from engine.runtime.store import IncomingEvent, Store
+
+__all__ = ["IntakeResult", "split_submission", "ingest_text"]
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """How a submission went: stored, repeated, and the errors of the rejected ones."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    errors: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_json(self) -> dict[str, object]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates,
+                "errors": list(self.errors)}
+
+
+def split_submission(text: str, source: str) -> list[tuple[str, object]]:
+    """Return (where, decoded object or EventError) for each event in `text`."""
+    stripped = text.strip()
+    if not stripped:
+        return []
+    if stripped[0] in "[{":
+        try:
+            whole = json.loads(stripped)  # one object (perhaps pretty-printed) or an array
+        except ValueError:
+            whole = None  # NDJSON, or broken: read line by line below
+        if isinstance(whole, list):
+            return [(f"{source}[{i}]", item) for i, item in enumerate(whole)]
+        if whole is not None:
+            return [(source, whole)]
+    pieces: list[tuple[str, object]] = []
+    for number, line in enumerate(stripped.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{source}:{number}"
+        try:
+            pieces.append((where, json.loads(line)))
+        except ValueError as exc:
+            pieces.append((where, EventError(source, number, f"not valid JSON ({exc})")))
+    return pieces
+
+
+def ingest_text(store: Store, text: str, source: str, received_at: datetime) -> IntakeResult:
+    """Validate and store every event in `text`; report the ones that are not events."""
+    incoming: list[IncomingEvent] = []
+    errors: list[str] = []
+    for where, item in split_submission(text, source):
+        if isinstance(item, EventError):
+            errors.append(str(item))
+            continue
+        try:
+            event = parse_event(item, where)
+        except EventError as exc:
+            errors.append(f"{where}: {exc.message}")
+            continue
+        incoming.append(IncomingEvent(id=event.id, type=event.type, at=event.at.isoformat(),
+                                      body=json.dumps(item, separators=(",", ":")),
+                                      source=where, received_at=received_at))
+    new = store.append_events(incoming) if incoming else []
+    accepted = sum(1 for flag in new if flag)
+    return IntakeResult(accepted, len(new) - accepted, tuple(errors))
