@@ -1,15 +1,30 @@
 """Generate Northwind Creative's 2026 event history (`events.ndjson`) from its rule files.
 
-The history models one ordinary agency year. Staff log time on business days to the retainer
-and hourly projects of the clients they are staffed on (a few entries per person, per week,
-per project; busier and quieter months, so retainers with included hours sometimes run over);
-account leads approve each week's timesheets the following Monday morning, some timesheets are
-approved weeks late and a handful of entries are unapproved again a day or two later;
-producers file expenses for shoots, travel, printing and user testing; fixed-fee projects
-complete their milestones in order, some finishing within the year and some not. The studio
-closes from Christmas Eve to New Year. One event is delivered twice, as webhooks sometimes are.
+The history models one ordinary agency year, in two stages.
 
-Everything is drawn from one seeded random generator and no clock, so every run writes the
+The work. Staff log time on business days to the retainer and hourly projects of the clients
+they are staffed on (a few entries per person, per week, per project; busier and quieter
+months, so retainers with included hours sometimes run over); account leads approve each
+week's timesheets the following Monday morning, some timesheets are approved weeks late and a
+handful of entries are unapproved again a day or two later; producers file expenses for
+shoots, travel, printing and user testing; fixed-fee projects complete their milestones in
+order, some finishing within the year and some not. The studio closes from Christmas Eve to
+New Year. One event is delivered twice, as webhooks sometimes are.
+
+The people and the money. The first stage is replayed with billflow's engine and what it
+decides is answered as the agency would: approvers approve most drafts within the day, some
+only after a reminder or an escalation, and finance approves a couple while their approver is
+away; a few drafts are flagged, edited by the account lead and approved again; two drafts and
+one issued invoice are voided; clients pay around their due dates, each in its own way (the
+invoice number in the reference, through the accounting connector, or only their name or
+e-mail), a few of them very late, one too much, one in two halves, one two invoices at once,
+one through a parent company that finance has to assign by hand; one invoice is disputed for
+two weeks; and a tail of invoices is still open at the end of the year. The answers are
+replayed with the history until they no longer change (four replays). So that references
+quote the right numbers, the plan foresees the order in which the engine will issue and
+number invoices; the last replay is checked against it, and against every payment's intent.
+
+Everything is drawn from seeded random generators and no clock, so every run writes the
 same file, byte for byte. From the repository root:
 
     python examples/northwind/generate_events.py
@@ -17,11 +32,13 @@ same file, byte for byte. From the repository root:
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import random
 import sys
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -33,7 +50,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from engine.core.replay import replay  # noqa: E402
 from engine.model.calendar import AgencyCalendar  # noqa: E402
+from engine.model.events import parse_event  # noqa: E402
+from engine.model.money import format_money, percent_of  # noqa: E402
+from engine.ruleset.loader import load_ruleset  # noqa: E402
+from engine.workflow.issue import next_number  # noqa: E402
 
 SEED = 2026
 FIRST_DAY = date(2026, 1, 1)
@@ -670,6 +692,778 @@ def generate(rules: Rules) -> list[Event]:
     return with_duplicate(rng, events)
 
 
+# --------------------------------------------------------------------------------------------
+# Stage 2: the people and the money. The engine replays the history so far; what it decided
+# (drafts waiting for approval, invoices issued) tells who acts next and when. The answers are
+# replayed in turn until they no longer change: each answer follows what came before it, so a
+# few rounds settle the year. Two things are foreseen rather than waited for, because a round
+# that waited for them would shift every later invoice number that payments quote: the late
+# fees the planned payments will cause, and the order in which invoices will be numbered.
+# Every decision draws from its own seeded generator, so deciding one never shifts another.
+
+ROUNDS = 8
+OFFICE_OPENS = time(9, 0)
+OFFICE_CLOSES = time(17, 30)
+SLOW_SHARE = 0.09  # approvals that wait past the reminder (weekends add more of their own)
+STALLED_SHARE = 0.01  # approvals that wait past the escalation: escalate_to approves instead
+# (drafts made at midnight on a Saturday are escalated by Monday morning anyway: the
+# route's 24h and 48h run on the clock, weekends included)
+FINANCE_APPROVER = "priya"
+LATE_FEE_AFTER_DAYS = 30  # escalations.yaml: over-30 drafts the late fee
+HARVEST_CORRECTION_BASE = 2_419_900_000
+
+
+@dataclass(frozen=True)
+class Flag:
+    """An approver sends a draft back: who, why, and the edit the account lead then makes.
+
+    `edit` is `cap` (write the hours down to `value`), `discount` (`value` percent of the
+    subtotal) or `remove` (the lines whose description starts with `value`); `line` is the
+    description of the line a cap or discount adds.
+    """
+
+    by: str
+    comment: str
+    edit: str
+    value: str
+    line: str = ""
+
+
+FLAGS = {
+    "atlas-outfitters/adhoc/2026-03-31": Flag(
+        "maria", "Over Atlas's $20,000 monthly cap. Jordan agreed to pay the cap for March's "
+        "hours plus the permit; please write the rest down.", "cap", "20000",
+        "Write-down to the agreed $20,000 monthly cap (March hours)"),
+    "thames-and-finch/adhoc/2026-03-31": Flag(
+        "dana", "The photo retouching was redone after our colour-profile mistake; please take "
+        "it off.", "remove", "Photo retouching"),
+    "northstar-analytics/product-marketing/2026-05": Flag(
+        "marcus", "Northstar pushed back on April's overage: it was launch-week support that "
+        "the SOW counts as included. Please drop the overage line.", "remove", "Overage"),
+    "pinecrest-labs/product-design/2026-06-15": Flag(
+        "marcus", "Client agreed a 10% discount this month: the usability study slipped a week "
+        "on our side.", "discount", "10", "Discount: 10% agreed for June (usability study delay)"),
+    "kumo-robotics/brand-film/storyboard": Flag(
+        "kenji", "Client agreed a 10% discount on the storyboard milestone: two boards were cut "
+        "from scope.", "discount", "10", "Discount: 10%, two storyboards cut from scope"),
+    "gotham-health/campaign-support/2026-09-01": Flag(
+        "theo", "Gotham's in-house team did the Spanish translation in the end; please take the "
+        "translation expense off.", "remove", "Expense 2026-08-20: Translation"),
+}
+
+# Drafts approved by finance while the approver is away, with the note they leave.
+FINANCE_APPROVALS = {
+    "gotham-health/campaign-support/2026-07-01":
+        "Theo is on leave; checked against the June timesheets and approved.",
+    "brightline-fitness/dev-support/2026-08-17":
+        "Marcus is out this week; approved from the supporting hours.",
+}
+
+# Drafts voided instead of approved: by whom, and why.
+DRAFT_VOIDS = {
+    "liberty-books/launches/2026-06": (
+        "sam", "Liberty Street Books wound the launches retainer down at the end of May; the "
+        "June stub period is waived."),
+    "atlas-outfitters/adhoc/2026-07-31": (
+        "marcus", "Atlas's Q3 purchase order is not open yet; July's hours move to the August "
+        "invoice."),
+}
+
+
+@dataclass(frozen=True)
+class Reissue:
+    """An issued invoice voided a few business days later and billed again from corrected time.
+
+    Voiding an issued invoice does not give its entries back, so the timesheet is exported
+    again from Harvest with the tasks corrected (new entry ids) and drafts a new invoice.
+    """
+
+    by: str
+    reason: str
+    task_from: str
+    task_to: str
+    after_days: int
+
+
+REISSUES = {
+    "brightline-fitness/dev-support/2026-04-27": Reissue(
+        "marcus", "Brightline capitalises its payments work: the hours logged as Maintenance "
+        "were the payments integration. Replaced by a corrected invoice.",
+        "Maintenance", "Payments integration", 2),
+}
+
+
+@dataclass(frozen=True)
+class Dispute:
+    """A client disputes an issued invoice before it falls due, and drops the dispute later."""
+
+    by: str
+    reason: str
+    resolution: str
+    days_before_due: int
+    lasts_days: int
+    paid_days_after: int
+
+
+DISPUTES = {
+    "pinecrest-labs/product-design/2026-09-15": Dispute(
+        "marcus", "Pinecrest questions 22 hours of design revisions on the onboarding flow.",
+        "Walked Pinecrest through the revision log; the hours stand.", 8, 14, 3),
+}
+
+# Invoices paid this many days after their due date (the 30-day escalation and its late fee
+# fire; past 60 days the partners hear about it every week).
+LATE_PAYMENTS = {
+    "bowery-hotels/brand-social/2026-03": 42,
+    "kumo-robotics/global-brand/2026-04": 38,
+    "kiezwerk/social-eu/2026-06": 50,
+    "thames-and-finch/adhoc/2026-07-31": 66,
+}
+# Invoices still unpaid at the end of the year (and their late fees).
+UNPAID = (
+    "liberty-books/launches/2026-05",
+    "harbor-arts/annual-report/delivery",
+    "greenmarket-co/community/2026-10",
+)
+# Paid more than the balance: the excess is kept as credit for the client's next invoice.
+OVERPAID = {"grachten-mobility/performance/2026-03": Decimal("7500.00")}
+# Paid in two halves, this many days after the due date.
+INSTALMENTS = {"vela-skincare/launch-campaign/strategy": (0, 16)}
+# Paid together in one transfer without a reference: the later invoice names the earlier.
+TOGETHER = {"hudson-coffee/social/2026-05": "hudson-coffee/packaging/concepts"}
+# Paid by a payer the bank names differently; finance assigns it this many business days later.
+UNKNOWN_PAYERS = {"empire-realty/listing-site/launch": ("ERR HOLDINGS LLC", 2)}
+
+
+@dataclass(frozen=True)
+class Habit:
+    """How a client pays: when (days relative to the due date) and how the payment is named.
+
+    `style` is `reference` (the bank reference quotes the number), `client` (the payment
+    comes through the accounting connector, which knows the client) or `payer` (no
+    reference; the bank names the payer as `text`).
+    """
+
+    early: int
+    late: int
+    style: str
+    text: str
+
+
+HABITS = {
+    "atlas-outfitters": Habit(-2, 6, "reference", "INV {number} ATLAS OUTFITTERS"),
+    "bowery-hotels": Habit(1, 12, "reference", "{number}"),
+    "brightline-fitness": Habit(-10, 0, "client", "{number}"),
+    "empire-realty": Habit(-3, 5, "payer", "Empire Row Realty"),
+    "gotham-health": Habit(0, 3, "reference", "GHP AP {number}"),
+    "grachten-mobility": Habit(-5, 0, "reference", "{number}"),
+    "greenmarket-co": Habit(0, 10, "payer", "operations@greenmarket.example"),
+    "harbor-arts": Habit(3, 15, "payer", "Harbor Arts Council"),
+    "hudson-coffee": Habit(-1, 8, "reference", "INV {number} HUDSON PINE"),
+    "kiezwerk": Habit(-7, -1, "reference", "Rechnung {number}"),
+    "kumo-robotics": Habit(0, 0, "reference", "{number} KUMO ROBOTICS KK"),
+    "liberty-books": Habit(2, 10, "payer", "harriet@libertystreetbooks.example"),
+    "maison-lune": Habit(-3, 4, "reference", "FACTURE {number}"),
+    "northstar-analytics": Habit(0, 9, "reference", "{number}"),
+    "parkside-dental": Habit(2, 12, "payer", "office@parksidedental.example"),
+    "pinecrest-labs": Habit(0, 7, "reference", "{number}"),
+    "thames-and-finch": Habit(-2, 5, "reference", "{number} THAMES FINCH"),
+    "vela-skincare": Habit(-1, 5, "reference", "{number}"),
+}
+
+
+@dataclass
+class Seen:
+    """What one replay decided, indexed for the people who answer it."""
+
+    requests: list = field(default_factory=list)
+    drafted: dict = field(default_factory=dict)
+    issued: dict = field(default_factory=dict)
+    credit_used: dict = field(default_factory=dict)
+
+
+@dataclass
+class Issue:
+    """An invoice as the plan expects the engine to issue it: when, for how much, its number."""
+
+    id: str
+    client: str
+    currency: str
+    owed: Decimal  # the total, less any client credit used when it was issued
+    at: datetime
+    order: tuple  # among invoices issued at the same instant, as the engine orders them
+    due: date
+    number: str = ""
+
+
+@dataclass
+class Payment:
+    """A planned payment: when, how much, which invoices it should settle, how it is named.
+
+    `style` is `habit` (as the client usually pays), `reference` (quoting the invoice
+    number), `payer` (the client's name, no reference) or `unknown` (a payer the engine
+    cannot know, assigned later by finance).
+    """
+
+    at: datetime
+    client: str
+    currency: str
+    amount: Decimal
+    targets: tuple
+    style: str
+    credit: Decimal = Decimal(0)
+    assign_at: datetime | None = None
+    fields: dict = field(default_factory=dict)
+    id: str = ""
+
+
+@dataclass
+class Plan:
+    """The second stage's events, with the ledger and payments they imply (to check them)."""
+
+    events: list
+    issues: dict
+    payments: list
+    fees: dict
+
+
+class Year:
+    """The rules and first-stage history that the second stage answers."""
+
+    def __init__(self, rules: Rules, first: list[Event]) -> None:
+        self.rules = rules
+        self.engine_rules = load_ruleset(RULES_DIR)
+        self.calendar = rules.calendar
+        self.parsed = [parse_event(e.body, f"{DEFAULT_OUT.name}:{n}")
+                       for n, e in enumerate(first, start=1)]
+        self.originals = {e.body["id"]: e.body for e in first}
+        self.finance = {p.id for p in self.engine_rules.agency.people_with_role("finance")}
+        if FINANCE_APPROVER not in self.finance:
+            raise SystemExit(f"{FINANCE_APPROVER} is not in finance in agency.yaml")
+        fees = [rule.late_fee.percent for rule in self.engine_rules.escalation_rules.values()
+                if rule.late_fee is not None and rule.late_fee.percent is not None]
+        if len(fees) != 1:
+            raise SystemExit("expected one escalation rule with a percentage late fee")
+        self.late_fee_percent = fees[0]
+
+    def lead(self, client: str) -> str:
+        return self.rules.clients[client]["account_lead"]
+
+    def route(self, client: str):
+        return self.engine_rules.approval_routes[self.engine_rules.clients[client].approval_route]
+
+    def person(self, client: str, reference: str | None) -> str:
+        return self.lead(client) if reference in (None, "account_lead") else reference
+
+    def due_date(self, client: str, issued: datetime) -> date:
+        return self.engine_rules.clients[client].payment_terms.due_date(issued.date())
+
+    def replay(self, added: list[Event]):
+        """Replay the first stage and `added` over the year (first-stage events first at ties)."""
+        parsed = self.parsed + [parse_event(e.body, f"stage 2 event {e.body['id']}")
+                                for e in added]
+        return replay(self.engine_rules, parsed, FIRST_DAY, LAST_DAY)
+
+
+def chance(*keys: object) -> random.Random:
+    """Return a generator seeded by what is decided, so one decision never shifts another."""
+    return random.Random(":".join((str(SEED), "stage2", *map(str, keys))))
+
+
+def clock_plus(at: time, minutes: int) -> time:
+    return (datetime.combine(FIRST_DAY, at) + timedelta(minutes=minutes)).time()
+
+
+def office_instant(calendar: AgencyCalendar, earliest: datetime,
+                   rng: random.Random) -> datetime | None:
+    """Return the first office moment at or after `earliest`; None once the studio closes."""
+    local = earliest.astimezone(calendar.zone)
+    day, clock = local.date(), local.time().replace(second=0, microsecond=0)
+    if not calendar.is_business_day(day) or clock >= OFFICE_CLOSES:
+        day, clock = calendar.next_business_day(day + ONE_DAY), OFFICE_OPENS
+    if clock <= OFFICE_OPENS:
+        clock = clock_plus(OFFICE_OPENS, rng.randint(5, 100))
+    if day >= SHUTDOWN:
+        return None
+    return calendar.at_local(day, clock)
+
+
+def bank_instant(calendar: AgencyCalendar, day: date, rng: random.Random) -> datetime:
+    """Return when the bank feed shows a payment received on business day `day`."""
+    return calendar.at_local(day, time(rng.randint(11, 16), rng.randint(0, 59)))
+
+
+def is_late_fee(invoice_id: str) -> bool:
+    return invoice_id.endswith("/late-fee")
+
+
+def read_actions(actions) -> Seen:
+    """Index the actions a replay decided."""
+    seen = Seen()
+    for action in actions:
+        payload = action.payload
+        if action.type == "approval.requested":
+            seen.requests.append(action)
+        elif action.type == "invoice.drafted":
+            seen.drafted[payload["invoice"]["id"]] = action
+        elif action.type == "invoice.issued":
+            seen.issued[payload["invoice"]["id"]] = action
+        elif action.type == "payment.applied" and payload["payment"]["id"].startswith("credit:"):
+            for allocation in payload["allocations"]:
+                seen.credit_used[allocation["invoice"]] = Decimal(allocation["amount"])
+    return seen
+
+
+def approval(year: Year, invoice_id: str, client: str, approver: str, requested: datetime,
+             revision: int) -> Event | None:
+    """Approve a waiting draft: mostly within the day, some after a reminder or escalation."""
+    rng = chance("approval", invoice_id, revision)
+    route = year.route(client)
+    reminded = requested + route.remind_after.as_timedelta()
+    escalated = requested + route.escalate_after.as_timedelta()
+    draw = rng.random()
+    if invoice_id in FINANCE_APPROVALS or draw >= SLOW_SHARE + STALLED_SHARE:
+        earliest = requested + timedelta(minutes=rng.randint(15, 150))
+    elif draw < STALLED_SHARE:
+        earliest = escalated + timedelta(minutes=rng.randint(30, 240))
+    else:
+        earliest = reminded + timedelta(minutes=rng.randint(30, 480))
+    at = office_instant(year.calendar, earliest, rng)
+    if at is None:
+        return None  # waits for the new year
+    if at in (reminded, escalated):
+        at += timedelta(minutes=1)
+    payload = {"invoice": invoice_id}
+    if invoice_id in FINANCE_APPROVALS:
+        payload.update(by=FINANCE_APPROVER, comment=FINANCE_APPROVALS[invoice_id])
+    elif at > escalated:
+        payload["by"] = year.person(client, route.escalate_to)
+        payload["comment"] = "Approved after the escalation."
+    else:
+        payload["by"] = approver
+    return envelope(f"appr-{invoice_id}-r{revision}", "invoice.approved", at, payload)
+
+
+def answer_requests(year: Year, seen: Seen) -> tuple[list[Event], dict[str, Issue]]:
+    """Approve, flag or void every draft that waits for a person; return what gets issued.
+
+    Late fees are left to `late_fees`, which foresees them from the payment plan.
+    """
+    events, issues = [], {}
+    for request in seen.requests:
+        invoice = request.payload["invoice"]
+        invoice_id, client = invoice["id"], invoice["client"]
+        revision = int(request.id.rsplit(":r", 1)[1])
+        if is_late_fee(invoice_id):
+            continue
+        if revision == 1 and invoice_id in DRAFT_VOIDS:
+            by, reason = DRAFT_VOIDS[invoice_id]
+            rng = chance("void", invoice_id)
+            at = office_instant(year.calendar,
+                                request.at + timedelta(minutes=rng.randint(60, 300)), rng)
+            if at is not None:
+                events.append(envelope(f"void-{invoice_id}", "invoice.voided", at,
+                                       {"invoice": invoice_id, "by": by, "reason": reason}))
+            continue
+        if revision == 1 and invoice_id in FLAGS:
+            events += flag_and_adjust(year, request)
+            continue
+        approved = approval(year, invoice_id, client, request.payload["approver"], request.at,
+                            revision)
+        if approved is not None:
+            events.append(approved)
+            issues[invoice_id] = Issue(
+                invoice_id, client, invoice["currency"], Decimal(invoice["total"]), approved.at,
+                (1, approved.body["id"]), year.due_date(client, approved.at))
+    return events, issues
+
+
+def flag_and_adjust(year: Year, request) -> list[Event]:
+    """Flag a draft for edits; the account lead adjusts it one to three business days later."""
+    invoice = request.payload["invoice"]
+    flag = FLAGS[invoice["id"]]
+    rng = chance("flag", invoice["id"])
+    escalate_to = year.person(invoice["client"], year.route(invoice["client"]).escalate_to)
+    if flag.by not in {request.payload["approver"], escalate_to} | year.finance:
+        raise SystemExit(f"{flag.by} may not flag {invoice['id']}")
+    at = office_instant(year.calendar, request.at + timedelta(minutes=rng.randint(15, 150)), rng)
+    if at is None:
+        return []
+    flagged = envelope(f"flag-{invoice['id']}", "invoice.flagged", at,
+                       {"invoice": invoice["id"], "by": flag.by, "comment": flag.comment})
+    day = year.calendar.add_business_days(at.date(), rng.randint(1, 3))
+    adjusted_at = year.calendar.at_local(day, time(rng.randint(10, 15), rng.randrange(0, 60, 5)))
+    payload = {"invoice": invoice["id"], **adjustment(invoice, flag),
+               "by": year.lead(invoice["client"])}
+    return [flagged, envelope(f"adjust-{invoice['id']}", "invoice.adjusted", adjusted_at, payload)]
+
+
+def adjustment(invoice: dict, flag: Flag) -> dict:
+    """Return the lines an account lead adds or removes for a flag, read from the draft."""
+    currency, lines = invoice["currency"], invoice["lines"]
+    if flag.edit == "remove":
+        doomed = list(dict.fromkeys(line["description"] for line in lines
+                                    if line["description"].startswith(flag.value)))
+        if not doomed:
+            raise SystemExit(f"{invoice['id']} has no line '{flag.value}' to remove")
+        return {"lines_remove": doomed}
+    if flag.edit == "discount":
+        credit = percent_of(Decimal(invoice["subtotal"]), Decimal(flag.value), currency)
+    else:
+        hours = sum(Decimal(line["amount"]) for line in lines
+                    if not line["description"].startswith("Expense "))
+        credit = hours - Decimal(flag.value)
+    if credit <= 0:
+        raise SystemExit(f"{invoice['id']}: nothing to take off for '{flag.comment}'")
+    return {"lines_add": [{"description": flag.line, "quantity": "1",
+                           "unit_price": "-" + format_money(credit, currency)}]}
+
+
+def expected_issues(year: Year, seen: Seen, approved: dict[str, Issue]) -> dict[str, Issue]:
+    """Return every invoice issued without a person (from the replay) and those approved."""
+    issues = {}
+    for index, (invoice_id, action) in enumerate(seen.issued.items()):
+        if invoice_id in approved or is_late_fee(invoice_id):
+            continue
+        invoice = action.payload["invoice"]
+        issues[invoice_id] = Issue(
+            invoice_id, invoice["client"], invoice["currency"], Decimal(invoice["total"]),
+            action.at, (0, index), date.fromisoformat(invoice["due_date"]))
+    issues.update(approved)
+    for invoice_id, used in seen.credit_used.items():
+        if invoice_id in issues:
+            issues[invoice_id].owed -= used
+    return issues
+
+
+def reissue(year: Year, seen: Seen, issues: dict[str, Issue]) -> tuple[list[Event], set[str]]:
+    """Void an issued invoice and export its timesheet again with the tasks corrected."""
+    events, voided = [], set()
+    for invoice_id, story in REISSUES.items():
+        if invoice_id not in issues:
+            continue
+        voided.add(invoice_id)
+        day = year.calendar.add_business_days(issues[invoice_id].at.date(), story.after_days)
+        at = year.calendar.at_local(day, time(11, 5))
+        events.append(envelope(f"void-{invoice_id}", "invoice.voided", at,
+                               {"invoice": invoice_id, "by": story.by, "reason": story.reason}))
+        rows = seen.drafted[invoice_id].payload["supporting"]["time"]
+        for number, row in enumerate(rows, start=1):
+            payload = dict(year.originals[row["event"]]["payload"])
+            if payload.get("task") == story.task_from:
+                payload["task"] = story.task_to
+            payload["source_id"] = f"harvest:{HARVEST_CORRECTION_BASE + 13 * number}"
+            events.append(envelope(f"{row['event']}-corrected", "time.approved",
+                                   at + timedelta(minutes=25), payload))
+    return events, voided
+
+
+def disputes(year: Year, issues: dict[str, Issue]) -> tuple[list[Event], dict[str, date]]:
+    """Dispute an invoice before it falls due and drop the dispute later; return the pay days."""
+    events, pay_days = [], {}
+    for invoice_id, story in DISPUTES.items():
+        if invoice_id not in issues:
+            continue
+        due = issues[invoice_id].due
+        start = year.calendar.next_business_day(due - timedelta(days=story.days_before_due))
+        end = year.calendar.next_business_day(start + timedelta(days=story.lasts_days))
+        if end >= due + timedelta(days=LATE_FEE_AFTER_DAYS):
+            raise SystemExit(f"{invoice_id}: the dispute would run into the escalation")
+        events.append(envelope(f"dispute-{invoice_id}", "invoice.disputed",
+                               year.calendar.at_local(start, time(14, 20)),
+                               {"invoice": invoice_id, "by": story.by, "reason": story.reason}))
+        events.append(envelope(f"undispute-{invoice_id}", "invoice.undisputed",
+                               year.calendar.at_local(end, time(11, 40)),
+                               {"invoice": invoice_id, "by": story.by,
+                                "comment": story.resolution}))
+        pay_days[invoice_id] = year.calendar.add_business_days(end, story.paid_days_after)
+    return events, pay_days
+
+
+def pay(year: Year, issue: Issue, pay_days: dict[str, date], issues: dict[str, Issue],
+        skip: set[str]) -> list[Payment]:
+    """Plan how one invoice is paid: none, one or two payments (stories first, then habit)."""
+    calendar, invoice_id, client = year.calendar, issue.id, issue.client
+    if issue.owed <= 0 or invoice_id in UNPAID or invoice_id in skip \
+            or invoice_id in TOGETHER.values():
+        return []
+    rng = chance("payment", invoice_id)
+    habit = HABITS[client]
+    offset = LATE_PAYMENTS.get(invoice_id, rng.randint(habit.early, habit.late))
+    day = pay_days.get(invoice_id) or calendar.next_business_day(issue.due
+                                                                  + timedelta(days=offset))
+    style = "reference" if is_late_fee(invoice_id) else "habit"
+    if invoice_id in TOGETHER:
+        other = issues.get(TOGETHER[invoice_id])
+        if other is None or other.id in skip:
+            return []  # not issued yet (an early round)
+        later = max(issue.due, other.due)
+        day = calendar.next_business_day(later + ONE_DAY)
+        plan = [Payment(bank_instant(calendar, day, rng), client, issue.currency,
+                        other.owed + issue.owed, ((other.id, other.owed), (invoice_id, issue.owed)),
+                        "payer")]
+    elif invoice_id in INSTALMENTS:
+        first = (issue.owed / 2).quantize(Decimal(1) if issue.currency == "JPY" else CENT)
+        plan = [Payment(bank_instant(calendar, calendar.next_business_day(
+                    issue.due + timedelta(days=days)), rng), client, issue.currency, share,
+                    ((invoice_id, share),), "reference")
+                for days, share in zip(INSTALMENTS[invoice_id], (first, issue.owed - first))]
+    elif invoice_id in OVERPAID:
+        amount = OVERPAID[invoice_id]
+        plan = [Payment(bank_instant(calendar, day, rng), client, issue.currency, amount,
+                        ((invoice_id, issue.owed),), "reference", credit=amount - issue.owed)]
+    elif invoice_id in UNKNOWN_PAYERS:
+        _, wait = UNKNOWN_PAYERS[invoice_id]
+        assign_day = calendar.add_business_days(day, wait)
+        plan = [Payment(bank_instant(calendar, day, rng), client, issue.currency, issue.owed,
+                        ((invoice_id, issue.owed),), "unknown",
+                        assign_at=calendar.at_local(assign_day, time(rng.randint(9, 11),
+                                                                      rng.randint(0, 59))))]
+    else:
+        plan = [Payment(bank_instant(calendar, day, rng), client, issue.currency, issue.owed,
+                        ((invoice_id, issue.owed),), style)]
+    for payment in plan:
+        if payment.at <= issue.at:
+            payment.at = bank_instant(calendar, calendar.add_business_days(issue.at.date(), 1),
+                                      rng)
+    return [] if any(p.at.date() > LAST_DAY for p in plan) else plan  # or paid next year
+
+
+def late_fees(year: Year, issues: dict[str, Issue], payments: list[Payment],
+              pay_days: dict[str, date], skip: set[str]) -> tuple[list[Event], dict[str, Decimal]]:
+    """Foresee the late fees the plan's payments cause; approve, issue and pay them.
+
+    The 30-day escalation drafts a late fee at the start of the 31st day past due for an
+    invoice still open then; the fee goes to the route's last approver (the account lead).
+    """
+    events, fees = [], {}
+    for parent in sorted(issues.values(), key=lambda i: (i.at, i.order)):
+        check = year.calendar.start_of_day(parent.due + timedelta(days=LATE_FEE_AFTER_DAYS + 1))
+        if parent.id in skip or parent.owed <= 0 or check.date() > LAST_DAY:
+            continue
+        shares = [(p.at, share) for p in payments for target, share in p.targets
+                  if target == parent.id]
+        if shares and max(at for at, _ in shares) <= check:
+            continue  # paid in full in time
+        balance = parent.owed - sum((share for at, share in shares if at <= check), Decimal(0))
+        fee_id = f"{parent.id}/late-fee"
+        fees[fee_id] = percent_of(balance, year.late_fee_percent, parent.currency)
+        if fees[fee_id] <= 0:
+            del fees[fee_id]
+            continue
+        route = year.route(parent.client)
+        approved = approval(year, fee_id, parent.client,
+                            year.person(parent.client, route.rules[-1].approver), check, 1)
+        if approved is None:
+            continue
+        events.append(approved)
+        fee = Issue(fee_id, parent.client, parent.currency, fees[fee_id], approved.at,
+                    (1, approved.body["id"]), year.due_date(parent.client, approved.at))
+        issues[fee_id] = fee
+        if shares and parent.id not in UNPAID:
+            payments += pay(year, fee, pay_days, issues, skip)
+    return events, fees
+
+
+def number_issues(year: Year, issues: dict[str, Issue]) -> None:
+    """Number the invoices in the order the engine will issue them."""
+    sequences: dict[str, int] = {}
+    numbering = year.engine_rules.agency.numbering
+    for issue in sorted(issues.values(), key=lambda i: (i.at, i.order)):
+        issue.number = next_number(numbering, sequences, issue.at.date())
+
+
+def name_payments(year: Year, issues: dict[str, Issue], payments: list[Payment]) -> None:
+    """Write each payment as the bank shows it, quoting a number where it must.
+
+    Without a reference the engine takes the client's oldest open invoice of exactly that
+    amount, then the oldest set of invoices adding up to it; a payment meant for a newer
+    invoice quotes its number instead, and one meant for several must find exactly them.
+    """
+    def open_at(client, currency, at):
+        found = []
+        for issue in issues.values():
+            if (issue.client, issue.currency) != (client, currency) or issue.at >= at:
+                continue
+            paid = sum((share for p in payments if p.at < at
+                        for target, share in p.targets if target == issue.id), Decimal(0))
+            if issue.owed - paid > 0:
+                found.append((issue.id, issue.owed - paid))
+        return sorted(found, key=lambda item: (issues[item[0]].due, issues[item[0]].at.date(),
+                                               issues[item[0]].number))
+
+    for payment in payments:
+        issue = issues[payment.targets[0][0]]
+        habit = HABITS[payment.client]
+        name = year.engine_rules.clients[payment.client].name.upper()
+        style = habit.style if payment.style == "habit" else payment.style
+        if style == "payer" and len(payment.targets) == 1:
+            candidates = open_at(payment.client, payment.currency, payment.at)
+            exact = [invoice_id for invoice_id, left in candidates if left == payment.amount]
+            if exact[:1] != [issue.id]:
+                style = "reference"  # an older invoice of the same amount is still open
+        if style == "reference":
+            text = habit.text if habit.style == "reference" else "{number}"
+            payment.fields = {"reference": text.format(number=issue.number), "payer": name}
+        elif style == "client":
+            payment.fields = {"reference": habit.text.format(number=issue.number),
+                              "client": payment.client}
+        elif style == "unknown":
+            payment.fields = {"payer": UNKNOWN_PAYERS[issue.id][0]}
+        elif len(payment.targets) == 1:
+            payment.fields = {"payer": habit.text if habit.style == "payer" else name}
+        else:
+            payment.fields = {"payer": name}
+            wanted = tuple(target for target, _ in payment.targets)
+            window = open_at(payment.client, payment.currency, payment.at)[:20]
+            found = next((tuple(i for i, _ in combo) for size in range(2, 6)
+                          for combo in itertools.combinations(window, size)
+                          if sum(left for _, left in combo) == payment.amount), None)
+            if any(left == payment.amount for _, left in window) or found != wanted:
+                raise SystemExit(f"a payment of {payment.amount} {payment.currency} would not "
+                                 f"settle exactly {', '.join(wanted)}")
+
+
+def payment_events(payments: list[Payment]) -> list[Event]:
+    """Number the payments in the order they arrive and turn them into events."""
+    payments.sort(key=lambda p: (p.at, p.targets[0][0]))
+    events = []
+    for number, payment in enumerate(payments, start=1):
+        payment.id = f"pay-2026-{number:04d}"
+        payload = {"amount": format_money(payment.amount, payment.currency),
+                   "currency": payment.currency, "date": payment.at.date().isoformat(),
+                   **payment.fields, "source_id": f"hmb:{payment.at:%Y%m%d}-{number:04d}"}
+        events.append(envelope(payment.id, "payment.received", payment.at, payload))
+        if payment.assign_at is not None:
+            events.append(envelope(f"assign-{payment.id}", "payment.assigned", payment.assign_at,
+                                   {"payment": payment.id, "by": FINANCE_APPROVER,
+                                    "invoice": payment.targets[0][0]}))
+    return events
+
+
+def plan_stage_two(year: Year, actions) -> Plan:
+    """Answer what one replay decided: approvals, edits, voids, disputes and payments."""
+    seen = read_actions(actions)
+    events, approved = answer_requests(year, seen)
+    issues = expected_issues(year, seen, approved)
+    voids, voided = reissue(year, seen, issues)
+    disputed, pay_days = disputes(year, issues)
+    payments = [payment for issue in sorted(issues.values(), key=lambda i: (i.at, i.order))
+                for payment in pay(year, issue, pay_days, issues, voided)]
+    fee_approvals, fees = late_fees(year, issues, payments, pay_days, voided)
+    number_issues(year, issues)
+    name_payments(year, issues, payments)
+    events += voids + disputed + fee_approvals + payment_events(payments)
+    events.sort(key=lambda e: (e.at, e.body["id"]))
+    return Plan(events, issues, payments, fees)
+
+
+def complete_year(rules: Rules, first: list[Event]):
+    """Add the second stage to the first: replay, answer, and again until nothing changes.
+
+    Return the whole year's events, ordered by `at` (first-stage events first at equal
+    instants), and the final replay.
+    """
+    year = Year(rules, first)
+    added: list[Event] = []
+    for _ in range(ROUNDS):
+        result = year.replay(added)
+        plan = plan_stage_two(year, result.actions)
+        if [e.body for e in plan.events] == [e.body for e in added]:
+            check_year(plan, result)
+            return list(heapq.merge(first, added, key=lambda e: e.at)), result
+        added = plan.events
+    raise SystemExit(f"the second stage did not settle in {ROUNDS} rounds")
+
+
+def check_year(plan: Plan, result) -> None:
+    """Refuse a year the engine rejects, or that went otherwise than the plan foresaw."""
+    if result.errors:
+        raise SystemExit("the engine rejected events: "
+                         + "; ".join(str(error) for error in result.errors[:5]))
+    seen = read_actions(result.actions)
+    numbers = {i: a.payload["invoice"]["number"] for i, a in seen.issued.items()}
+    foreseen = {i: issue.number for i, issue in plan.issues.items()}
+    if numbers != foreseen:
+        wrong = sorted(set(numbers.items()) ^ set(foreseen.items()))[:4]
+        raise SystemExit(f"the engine numbered invoices otherwise than foreseen: {wrong}")
+    drafted = {i: Decimal(a.payload["invoice"]["total"]) for i, a in seen.drafted.items()
+               if is_late_fee(i)}
+    if drafted != plan.fees:
+        raise SystemExit(f"late fees otherwise than foreseen: {drafted} != {plan.fees}")
+    applied = {a.payload["payment"]["id"]: a for a in result.actions if a.type == "payment.applied"}
+    unmatched = {a.payload["payment"]["id"] for a in result.actions
+                 if a.type == "payment.unmatched"}
+    for payment in plan.payments:
+        action = applied.get(payment.id)
+        got = None if action is None else (
+            [(a["invoice"], Decimal(a["amount"])) for a in action.payload["allocations"]],
+            Decimal(action.payload["credit"]))
+        if got != (list(payment.targets), payment.credit) \
+                or (payment.assign_at is not None) != (payment.id in unmatched):
+            raise SystemExit(f"{payment.id} was meant for {payment.targets}, the engine did {got}")
+    invoices = result.state.invoices
+    settled = {target for payment in plan.payments for target, _ in payment.targets}
+    stories = {
+        "flagged": [i for i in FLAGS if invoices[i].revision < 2],
+        "voided": [i for i in (*DRAFT_VOIDS, *REISSUES) if invoices[i].status != "voided"],
+        "unpaid": [i for i in UNPAID if not invoices[i].is_open],
+        "paid late": [i for i in LATE_PAYMENTS if f"{i}/late-fee" not in invoices],
+        "negative balance": [i.id for i in invoices.values() if i.balance < 0],
+        "paid as planned": [i for i in (*TOGETHER, *INSTALMENTS, *OVERPAID, *UNKNOWN_PAYERS,
+                                        *DISPUTES) if i not in settled],
+    }
+    for what, wrong in stories.items():
+        if wrong:
+            raise SystemExit(f"not {what} as the story says: {', '.join(wrong)}")
+
+
+def aging_bucket(days_overdue: int) -> str:
+    if days_overdue <= 0:
+        return "current"
+    for limit, name in ((30, "1-30"), (60, "31-60"), (90, "61-90")):
+        if days_overdue <= limit:
+            return name
+    return "90+"
+
+
+def summarize_money(events: list[Event], result) -> str:
+    """Describe the year's second stage: what people did, and the money per currency."""
+    counts = Counter(e.body["type"] for e in events)
+    decided = Counter(a.type for a in result.actions)
+    lines = ["the whole year: events per type"]
+    lines += [f"  {kind:<20} {n:>6}" for kind, n in sorted(counts.items())]
+    lines.append("what the engine decided")
+    lines += [f"  {kind:<20} {n:>6}" for kind, n in sorted(decided.items())]
+    money: dict = defaultdict(lambda: defaultdict(Decimal))
+    for invoice in result.state.invoices.values():
+        if invoice.number is None:
+            continue
+        totals = money[invoice.currency]
+        if invoice.status == "voided":
+            totals["voided after issue"] += invoice.total
+            continue
+        totals["invoiced"] += invoice.total
+        if invoice.is_open:
+            totals["open at year end"] += invoice.balance
+            overdue = (LAST_DAY - invoice.due_date).days
+            totals[f"  aging {aging_bucket(overdue)}"] += invoice.balance
+    for event in events:
+        if event.body["type"] == "payment.received":
+            p = event.body["payload"]
+            money[p["currency"]]["collected"] += Decimal(p["amount"])
+    for (_, currency), credit in result.state.credits.items():
+        money[currency]["client credit"] += credit
+    order = ["invoiced", "voided after issue", "collected", "client credit", "open at year end"]
+    order += [f"  aging {b}" for b in ("current", "1-30", "31-60", "61-90", "90+")]
+    lines.append("the year's money per currency (invoiced excludes voided invoices)")
+    for currency in sorted(money):
+        lines.append(f"  {currency}")
+        lines += [f"    {name:<22} {format_money(money[currency][name], currency):>16}"
+                  for name in order if name in money[currency]]
+    return "\n".join(lines)
+
+
 def write_events(events: list[Event], out_path: Path) -> None:
     """Write the events as NDJSON, one object a line."""
     with Path(out_path).open("w", encoding="utf-8", newline="\n") as handle:
@@ -713,12 +1507,18 @@ def summarize(rules: Rules, events: list[Event]) -> str:
     return "\n".join(lines)
 
 
-def main(out_path: Path | str = DEFAULT_OUT) -> None:
-    """Generate the history from the rule files beside this script and write it to `out_path`."""
+def main(out_path: Path | str = DEFAULT_OUT):
+    """Generate the history from the rule files beside this script and write it to `out_path`.
+
+    Return the engine's replay of the year it wrote (its actions, errors and end state).
+    """
     rules = load_rules(RULES_DIR)
-    events = generate(rules)
+    first = generate(rules)
+    events, result = complete_year(rules, first)
     write_events(events, Path(out_path))
-    print(summarize(rules, events))
+    print(summarize(rules, first))
+    print(summarize_money(events, result))
+    return result
 
 
 if __name__ == "__main__":
