@@ -102,8 +102,8 @@ def time_unapproved(step: Step, event: Event) -> None:
     if _release(step, payload.source_id):
         return
     if digest(payload.source_id) in step.state.billed_entries:
-        raise EventError(event.origin, None, f"time entry '{payload.source_id}' is already "
-                                             "billed; void or adjust that invoice instead")
+        raise EventError(event.origin, None, f"time entry '{payload.source_id}' is on an "
+                                             "invoice already; void that invoice to release it")
     raise EventError(event.origin, None, f"unknown time entry '{payload.source_id}' (no "
                                          "unbilled entry has that source_id)")
 

@@ -103,6 +103,7 @@ class EngineState:
     by_client: dict[str, list[str]] = field(default_factory=dict)
     supporting: dict[str, tuple[Billable, ...]] = field(default_factory=dict)
     awaiting: dict[str, ApprovalWait] = field(default_factory=dict)
+    flagged_by: dict[str, str] = field(default_factory=dict)
     pool: dict[str, dict[str, Billable]] = field(default_factory=dict)
     pool_index: dict[str, str] = field(default_factory=dict)
     billed_entries: set[bytes] = field(default_factory=set)

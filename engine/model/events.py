@@ -104,7 +104,7 @@ class InvoiceDisputed(NamedTuple):
 class InvoiceUndisputed(NamedTuple):
     invoice: str
     by: str
-    reason: str | None
+    comment: str | None
 
 
 class PaymentReceived(NamedTuple):
@@ -167,7 +167,7 @@ _PAYLOAD_PARSERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
         tuple(p.get("lines_remove") or ())),
     "invoice.voided": lambda p: InvoiceVoided(p["invoice"], p["by"], p["reason"]),
     "invoice.disputed": lambda p: InvoiceDisputed(p["invoice"], p["by"], p["reason"]),
-    "invoice.undisputed": lambda p: InvoiceUndisputed(p["invoice"], p["by"], p.get("reason")),
+    "invoice.undisputed": lambda p: InvoiceUndisputed(p["invoice"], p["by"], p.get("comment")),
     "payment.received": lambda p: PaymentReceived(
         Decimal(p["amount"]), p["currency"], _d(p["date"]), p.get("reference"), p.get("payer"),
         p.get("client"), p.get("source_id")),

@@ -84,17 +84,25 @@ def _choose(step: Step, route: ApprovalRoute, client: Client,
 
 
 def submit_for_approval(step: Step, invoice: Invoice,
-                        supporting: dict[str, list[dict[str, str]]] | None = None) -> None:
-    """Route a draft: issue it if auto-approved, else ask its approver and start the timers."""
+                        supporting: dict[str, list[dict[str, str]]] | None = None, *,
+                        reviewer: str | None = None) -> None:
+    """Route a draft: issue it if auto-approved, else ask its approver and start the timers.
+
+    An edited draft (`reviewer` = who flagged it) is never auto-approved: when the route
+    would auto-approve it, the person who asked for the edit approves it.
+    """
     client = step.client(invoice.client)
     route = step.rules.approval_routes[client.approval_route]
     rule, problems = _choose(step, route, client, invoice)
     if problems:
         invoice = invoice.replace(warnings=invoice.warnings + problems)
-    if rule.auto_approve and not problems:
+    if rule.auto_approve and not problems and reviewer is None:
         issue_invoice(step, invoice)
         return
-    approver = resolve_person(rule.approver, client) or client.account_lead
+    if rule.auto_approve:  # held back: edited, or a condition could not be evaluated
+        approver = reviewer or client.account_lead
+    else:
+        approver = resolve_person(rule.approver, client) or client.account_lead
     waiting = invoice.replace(status="awaiting_approval")
     state = step.state
     state.put_invoice(waiting)
@@ -158,6 +166,7 @@ def flag(step: Step, event: Event) -> None:
     flagged = invoice.replace(status="flagged")
     step.state.put_invoice(flagged)
     step.state.awaiting.pop(flagged.id, None)
+    step.state.flagged_by[flagged.id] = payload.by
     step.emit("invoice.flagged", flagged.id, flagged.client, client.source, {
         "invoice": flagged.as_json(), "by": payload.by, "comment": payload.comment,
         "author": client.account_lead,
@@ -175,20 +184,23 @@ def adjust(step: Step, event: Event) -> None:
                                              "a flagged draft can be adjusted")
     if payload.by not in step.rules.agency.people:
         raise EventError(event.origin, None, f"unknown person '{payload.by}'")
-    descriptions = {line.description for line in invoice.lines}
-    missing = [text for text in payload.lines_remove if text not in descriptions]
-    if missing:
-        raise EventError(event.origin, None, f"invoice '{invoice.id}' has no line "
-                                             f"'{missing[0]}' to remove")
-    removed = set(payload.lines_remove)
-    kept = tuple(line for line in invoice.lines if line.description not in removed)
+    kept_lines = list(invoice.lines)
+    for text in payload.lines_remove:  # each entry removes one line with that description
+        match = next((line for line in kept_lines if line.description == text), None)
+        if match is None:
+            raise EventError(event.origin, None, f"invoice '{invoice.id}' has no line "
+                                                 f"'{text}' to remove")
+        kept_lines.remove(match)
+    kept = tuple(kept_lines)
     added = tuple(make_line(line.description, line.quantity, line.unit_price, invoice.currency)
                   for line in payload.lines_add)
     lines = kept + added
     if not lines or sum((line.amount for line in lines), Decimal(0)) <= 0:
         raise EventError(event.origin, None, "the adjusted invoice would bill nothing; void it "
                                              "instead")
-    submit_for_approval(step, invoice.with_lines(lines).replace(status="draft"))
+    reviewer = step.state.flagged_by.pop(invoice.id, None)
+    submit_for_approval(step, invoice.with_lines(lines).replace(status="draft"),
+                        reviewer=reviewer or payload.by)
 
 
 def on_approval_timer(step: Step, timer: Timer) -> None:

@@ -95,7 +95,7 @@ def _allocate(step: Step, payment: Payment, targets: list[Invoice], rule: str) -
         paid = invoice.replace(balance=balance, status="paid" if balance == 0 else "issued")
         state.put_invoice(paid)
         if balance == 0:
-            stop_collections(step, paid.id)
+            _settled(step, paid)
         allocations.append({"invoice": paid.id, "number": paid.number,
                             "amount": format_money(share, payment.currency)})
     client = payment.client
@@ -107,6 +107,12 @@ def _allocate(step: Step, payment: Payment, targets: list[Invoice], rule: str) -
         "payment": _payment_json(payment), "allocations": allocations,
         "credit": format_money(remaining, payment.currency),
     })
+
+
+def _settled(step: Step, invoice: Invoice) -> None:
+    """A paid invoice is done: no more reminders, and its entries need not be remembered."""
+    stop_collections(step, invoice.id)
+    step.state.supporting.pop(invoice.id, None)  # a paid invoice can no longer be voided
 
 
 def _unmatched(step: Step, payment: Payment, reason: str) -> None:
@@ -196,12 +202,15 @@ def apply_credit(step: Step, invoice: Invoice) -> Invoice:
     balance = invoice.balance - share
     updated = invoice.replace(balance=balance, status="paid" if balance == 0 else "issued")
     step.state.put_invoice(updated)
+    if balance == 0:
+        _settled(step, updated)
     credit_payment = Payment(f"credit:{invoice.id}", share, invoice.currency, step.today,
                              None, None, invoice.client, step.at)
     step.emit("payment.applied", credit_payment.id, invoice.client, "reconciliation#credit", {
         "payment": _payment_json(credit_payment),
         "allocations": [{"invoice": invoice.id, "number": invoice.number,
                          "amount": format_money(share, invoice.currency)}],
-        "credit": format_money(credit - share, invoice.currency),
+        # This "payment" is the credit used, all of it allocated: nothing remains of it.
+        "credit": format_money(0, invoice.currency),
     })
     return updated

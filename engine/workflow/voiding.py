@@ -1,9 +1,9 @@
 """Voids and disputes.
 
-- Voiding a draft (waiting or flagged) releases its time entries and expenses to the
-  next invoice, and a voided milestone may be completed again.
+- Voiding a draft (waiting or flagged) or an unpaid issued invoice releases its time
+  entries and expenses to the next invoice; a voided milestone draft may be completed again.
 - Voiding an issued invoice keeps its number (numbers are never reused) and stops its
-  reminders; a paid invoice cannot be voided — that needs a credit note.
+  reminders; a paid or partly paid invoice cannot be voided — that needs a credit note.
 - A disputed invoice gets no reminders and no escalations until it is undisputed.
 """
 
@@ -48,13 +48,15 @@ def void(step: Step, event: Event) -> None:
     for detail in ("remind", "escalate"):
         state.timers.cancel(f"approval:{detail}:{invoice.id}")
     state.awaiting.pop(invoice.id, None)
+    # The work on a voided invoice is not billed any more: it goes to the next invoice.
+    engagement_key = f"{invoice.client}/{invoice.engagement}"
+    for item in state.supporting.pop(invoice.id, ()):
+        state.billed_entries.discard(digest(item.key))
+        state.pool.setdefault(engagement_key, {})[item.key] = item
+        state.pool_index[item.key] = engagement_key
     if invoice.number is None:
-        engagement_key = f"{invoice.client}/{invoice.engagement}"
-        for item in state.supporting.pop(invoice.id, ()):
-            state.billed_entries.discard(digest(item.key))
-            state.pool.setdefault(engagement_key, {})[item.key] = item
-            state.pool_index[item.key] = engagement_key
         state.milestones_done.discard(invoice.id)
+    state.flagged_by.pop(invoice.id, None)
     stop_collections(step, invoice.id)
     state.disputed.discard(invoice.id)
     voided = invoice.replace(status="voided", balance=Decimal(0))

@@ -710,7 +710,6 @@ STALLED_SHARE = 0.01  # approvals that wait past the escalation: escalate_to app
 # route's 24h and 48h run on the clock, weekends included)
 FINANCE_APPROVER = "priya"
 LATE_FEE_AFTER_DAYS = 30  # escalations.yaml: over-30 drafts the late fee
-HARVEST_CORRECTION_BASE = 2_419_900_000
 
 
 @dataclass(frozen=True)
@@ -774,8 +773,9 @@ DRAFT_VOIDS = {
 class Reissue:
     """An issued invoice voided a few business days later and billed again from corrected time.
 
-    Voiding an issued invoice does not give its entries back, so the timesheet is exported
-    again from Harvest with the tasks corrected (new entry ids) and drafts a new invoice.
+    Voiding the invoice gives its entries back to the unbilled pool; the timesheet is then
+    exported again from Harvest with the tasks corrected (the same entry ids, new events), so
+    the corrected entries replace the released ones on the next invoice.
     """
 
     by: str
@@ -1148,11 +1148,10 @@ def reissue(year: Year, seen: Seen, issues: dict[str, Issue]) -> tuple[list[Even
         events.append(envelope(f"void-{invoice_id}", "invoice.voided", at,
                                {"invoice": invoice_id, "by": story.by, "reason": story.reason}))
         rows = seen.drafted[invoice_id].payload["supporting"]["time"]
-        for number, row in enumerate(rows, start=1):
+        for row in rows:
             payload = dict(year.originals[row["event"]]["payload"])
             if payload.get("task") == story.task_from:
                 payload["task"] = story.task_to
-            payload["source_id"] = f"harvest:{HARVEST_CORRECTION_BASE + 13 * number}"
             events.append(envelope(f"{row['event']}-corrected", "time.approved",
                                    at + timedelta(minutes=25), payload))
     return events, voided
