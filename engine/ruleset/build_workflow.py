@@ -110,13 +110,19 @@ def build_escalation(ctx: BuildContext, doc: YamlDocument) -> EscalationRule:
                           notify, late_fee, repeat, ctx.source(Located(doc, ())))
 
 
-def build_template(ctx: BuildContext, doc: YamlDocument) -> CompiledTemplate | None:
-    """Compile a Template; syntax and unknown variables are located in the YAML."""
+def build_template(ctx: BuildContext, doc: YamlDocument,
+                   provided: frozenset[str] | None = None) -> CompiledTemplate | None:
+    """Compile a Template; syntax and unknown variables are located in the YAML.
+
+    `provided` limits the variables to those of the message the template is used for
+    (overriding a built-in, or a reminder step), so a variable the message never has is
+    an error now, not when it is sent.
+    """
     spec = Located(doc, ("spec",))
     template_id = str(doc.data["metadata"]["id"])
     try:
         return compile_template(template_id, str(spec.at("subject").get() or ""),
-                                str(spec.at("body").get() or ""))
+                                str(spec.at("body").get() or ""), provided=provided)
     except TemplateError as exc:
         field = exc.field or "body"
         place = spec.at(field)

@@ -26,8 +26,9 @@ from engine.ruleset.build_workflow import (
 )
 from engine.ruleset.context import BuildContext, Located, RuleIndex
 from engine.ruleset.schema_check import document_errors
-from engine.ruleset.templates import load_builtin_templates
-from engine.ruleset.types import Agency, RuleSet, frozen_mapping
+from engine.ruleset.templates import BUILTIN_MESSAGES, load_builtin_templates
+from engine.ruleset.types import Agency, ReminderCadence, RuleSet, frozen_mapping
+from engine.ruleset.vocabulary import MESSAGE_VARIABLES
 from engine.ruleset.yamlpos import YamlDocument, read_yaml_file
 
 __all__ = ["load_ruleset", "check_ruleset", "rule_files", "ruleset_version"]
@@ -127,6 +128,17 @@ def _check_projects(ctx: BuildContext, clients_docs: list[YamlDocument]) -> dict
     return owners
 
 
+def _template_uses(cadences: Iterable[ReminderCadence]) -> dict[str, frozenset[str]]:
+    """Map template ids to the variables their message provides (built-ins, reminder steps)."""
+    uses = {template_id: MESSAGE_VARIABLES[message]
+            for template_id, message in BUILTIN_MESSAGES.items()}
+    for cadence in cadences:
+        for step in cadence.steps:
+            reminder = MESSAGE_VARIABLES["reminder"]
+            uses[step.template] = uses.get(step.template, reminder) & reminder
+    return uses
+
+
 def check_ruleset(root: str | Path) -> tuple[RuleSet | None, list[RuleError]]:
     """Load and check a rule folder; return the RuleSet (None if invalid) and all errors."""
     shown_root = str(root)
@@ -163,8 +175,9 @@ def check_ruleset(root: str | Path) -> tuple[RuleSet | None, list[RuleError]]:
     escalations = {e.id: e for e in (build_escalation(ctx, d)
                                      for d in by_kind.get("EscalationRule", []))}
     templates = dict(load_builtin_templates())
+    uses = _template_uses(cadences.values())
     for doc in by_kind.get("Template", []):
-        compiled = build_template(ctx, doc)
+        compiled = build_template(ctx, doc, uses.get(str(doc.data["metadata"]["id"])))
         if compiled is not None:
             templates[compiled.id] = compiled
     projects = _check_projects(ctx, by_kind.get("Client", []))
