@@ -1,19 +1,26 @@
 """Collections reports over the action history: aging, DSO, on-time rate, approvals."""
 
-from engine.reports.aging import BUCKETS, AgingReport, AgingRow, OpenInvoice, aging, bucket_of
+from engine.reports.aging import (
+    BUCKETS,
+    AgingReport,
+    AgingRow,
+    OpenInvoice,
+    aging_report,
+    bucket_of,
+)
 from engine.reports.approvals import (
     HUMAN_EVENTS,
     ApprovalReport,
     TouchStats,
     WaitStats,
+    approval_report,
     approval_waits,
-    approvals,
     median,
     p90,
     touches,
 )
-from engine.reports.command import REPORT_KINDS, ReportRun, build_report, replay_start, run_report
-from engine.reports.dso import DsoReport, DsoRow, dso
+from engine.reports.command import REPORT_KINDS, ReportRun, build_report, replay_span, run_report
+from engine.reports.dso import DsoReport, DsoRow, dso_report
 from engine.reports.ledger import (
     ActionLike,
     CreditLine,
@@ -22,7 +29,14 @@ from engine.reports.ledger import (
     PaymentLine,
     build_ledger,
 )
-from engine.reports.on_time import LateInvoice, OnTimeReport, OnTimeRow, on_time, rate
+from engine.reports.on_time import (
+    LateInvoice,
+    OnTimeReport,
+    OnTimeRow,
+    deadline,
+    on_time_report,
+    rate,
+)
 from engine.reports.render import FORMATS, Report, Table, hours, render, report_json, report_tables
 
 __all__ = [
@@ -38,25 +52,26 @@ __all__ = [
     "AgingReport",
     "AgingRow",
     "OpenInvoice",
-    "aging",
+    "aging_report",
     "bucket_of",
     # dso
     "DsoReport",
     "DsoRow",
-    "dso",
+    "dso_report",
     # on-time
     "LateInvoice",
     "OnTimeReport",
     "OnTimeRow",
-    "on_time",
+    "deadline",
+    "on_time_report",
     "rate",
     # approvals
     "HUMAN_EVENTS",
     "ApprovalReport",
     "TouchStats",
     "WaitStats",
+    "approval_report",
     "approval_waits",
-    "approvals",
     "median",
     "p90",
     "touches",
@@ -72,6 +87,6 @@ __all__ = [
     "REPORT_KINDS",
     "ReportRun",
     "build_report",
-    "replay_start",
+    "replay_span",
     "run_report",
 ]

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from engine.reports.ledger import Ledger
 
-__all__ = ["BUCKETS", "AgingRow", "OpenInvoice", "AgingReport", "aging", "bucket_of"]
+__all__ = ["BUCKETS", "AgingRow", "OpenInvoice", "AgingReport", "aging_report", "bucket_of"]
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 _ZERO = Decimal(0)
@@ -83,7 +83,7 @@ def _sum_rows(client: str, currency: str, open_items: list[OpenInvoice],
                     sum(buckets, _ZERO), credit)
 
 
-def aging(ledger: Ledger, as_of: date) -> AgingReport:
+def aging_report(ledger: Ledger, as_of: date) -> AgingReport:
     """Age every balance open at the end of `as_of`."""
     items: list[OpenInvoice] = []
     for record in ledger.invoices:

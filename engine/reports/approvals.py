@@ -21,13 +21,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.model.calendar import AgencyCalendar
-from engine.model.events import Event
 from engine.reports.ledger import InvoiceRecord, Ledger
 
-__all__ = ["HUMAN_EVENTS", "WaitStats", "TouchStats", "ApprovalReport", "approvals",
+if TYPE_CHECKING:
+    from engine.model.calendar import AgencyCalendar
+    from engine.model.events import Event
+
+__all__ = ["HUMAN_EVENTS", "WaitStats", "TouchStats", "ApprovalReport", "approval_report",
            "approval_waits", "touches", "median", "p90", "ALL"]
 
 HUMAN_EVENTS = ("invoice.approved", "invoice.flagged", "invoice.adjusted", "invoice.voided",
@@ -95,7 +97,8 @@ def _stats(approver: str, waits: list[timedelta]) -> WaitStats:
     return WaitStats(approver, len(waits), median(waits), p90(waits))
 
 
-def approval_waits(records: Iterable[InvoiceRecord]) -> tuple[WaitStats, tuple[WaitStats, ...], int]:
+def approval_waits(
+        records: Iterable[InvoiceRecord]) -> tuple[WaitStats, tuple[WaitStats, ...], int]:
     """Return the overall and per-approver wait of `records`, and how many were auto-approved."""
     waits: dict[str, list[timedelta]] = {}
     auto = 0
@@ -111,16 +114,17 @@ def approval_waits(records: Iterable[InvoiceRecord]) -> tuple[WaitStats, tuple[W
 
 
 def _fields(event: Event | Mapping[str, Any]) -> tuple[str, str, datetime, Mapping[str, Any]]:
-    if isinstance(event, Event):
-        payload = event.payload._asdict() if hasattr(event.payload, "_asdict") else event.payload
-        return event.id, event.type, event.at, payload
-    at = event["at"]
-    return (event["id"], event["type"], datetime.fromisoformat(at) if isinstance(at, str) else at,
-            event["payload"])
+    if isinstance(event, Mapping):
+        at = event["at"]
+        return (event["id"], event["type"],
+                datetime.fromisoformat(at) if isinstance(at, str) else at, event["payload"])
+    payload = event.payload._asdict() if hasattr(event.payload, "_asdict") else event.payload
+    return event.id, event.type, event.at, payload
 
 
 def touches(ledger: Ledger, records: Iterable[InvoiceRecord],
-            events: Iterable[Event | Mapping[str, Any]], until: datetime | None = None) -> TouchStats:
+            events: Iterable[Event | Mapping[str, Any]],
+            until: datetime | None = None) -> TouchStats:
     """Count the human events about each of `records` that happened before `until`."""
     counted = {record.id: 0 for record in records}
     by_type: dict[str, int] = {}
@@ -152,7 +156,7 @@ def touches(ledger: Ledger, records: Iterable[InvoiceRecord],
                       tuple(sorted(by_type.items())), unattributed)
 
 
-def approvals(ledger: Ledger, events: Iterable[Event | Mapping[str, Any]], start: date,
+def approval_report(ledger: Ledger, events: Iterable[Event | Mapping[str, Any]], start: date,
               end: date, calendar: AgencyCalendar) -> ApprovalReport:
     """Report approval wait and touches for the invoices issued in `start`..`end`.
 

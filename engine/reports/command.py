@@ -1,10 +1,13 @@
 """`billflow report KIND`: replay the events, fold the actions into a ledger, report, render.
 
-The replay runs from the agency's go-live (or, without one, the first event's day), or
-from `--from` when that is earlier, through the end of the as-of day: what happened after
-the as-of day is not known to the report. The period of `dso`, `on-time` and `approvals`
-is `--from`..`--as-of`; `--from` defaults to the first day of the as-of year; `--as-of`
-defaults to today in the agency's timezone.
+The replay covers the whole history: from the agency's go-live (or, without one, the
+first event's day, or `--from` when that is earlier) through the later of the as-of day and
+the last event's day. The reports then cut the history at the end of the as-of day by the
+dates the actions carry (a payment by its own date), exactly as they cut the daemon's
+outbox, so a payment dated in the period but recorded after it counts in both.
+
+The period of `dso`, `on-time` and `approvals` is `--from`..`--as-of`; `--from` defaults
+to the first day of the as-of year; `--as-of` defaults to today in the agency's timezone.
 """
 
 from __future__ import annotations
@@ -12,19 +15,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from engine.core.replay import read_events, replay
 from engine.errors import EventError, UsageError
-from engine.model.events import Event
-from engine.reports.aging import aging
-from engine.reports.approvals import approvals
-from engine.reports.dso import dso
+from engine.reports.aging import aging_report
+from engine.reports.approvals import approval_report
+from engine.reports.dso import dso_report
 from engine.reports.ledger import Ledger, build_ledger
-from engine.reports.on_time import on_time
+from engine.reports.on_time import on_time_report
 from engine.reports.render import FORMATS, Report, render
-from engine.ruleset.types import RuleSet
 
-__all__ = ["REPORT_KINDS", "ReportRun", "build_report", "replay_start", "run_report"]
+if TYPE_CHECKING:
+    from engine.model.events import Event
+    from engine.ruleset.types import RuleSet
+
+__all__ = ["REPORT_KINDS", "ReportRun", "build_report", "replay_span", "run_report"]
 
 REPORT_KINDS = ("aging", "dso", "on-time", "approvals")
 
@@ -43,28 +48,32 @@ def build_report(kind: str, ledger: Ledger, rules: RuleSet, events: Sequence[Eve
     """Compute report `kind` from a ledger; `events` (accepted ones) feed the touches."""
     agency = rules.agency
     if kind == "aging":
-        return aging(ledger, as_of)
+        return aging_report(ledger, as_of)
     if kind == "dso":
-        return dso(ledger, start, as_of)
+        return dso_report(ledger, start, as_of)
     if kind == "on-time":
-        return on_time(ledger, start, as_of, agency.defaults.send_within, agency.calendar)
+        return on_time_report(ledger, start, as_of, agency.defaults.send_within, agency.calendar)
     if kind == "approvals":
-        return approvals(ledger, events, start, as_of, agency.calendar)
+        return approval_report(ledger, events, start, as_of, agency.calendar)
     raise UsageError(f"unknown report '{kind}'; use one of {', '.join(REPORT_KINDS)}")
 
 
-def replay_start(rules: RuleSet, events: Sequence[Event], first: date) -> date:
-    """Return the day a report's replay starts: go-live (or the first event's day), or `first`."""
+def replay_span(rules: RuleSet, events: Sequence[Event], first: date,
+                as_of: date) -> tuple[date, date]:
+    """Return the days a report's replay covers (see the module docstring)."""
     calendar = rules.agency.calendar
-    begin = rules.agency.go_live
-    if begin is None and events:
-        begin = min(calendar.local_date(event.at) for event in events)
-    return min(begin, first) if begin is not None else first
+    days = [calendar.local_date(event.at) for event in events]
+    begin = rules.agency.go_live or min(days, default=first)
+    return min(begin, first), max([as_of, *days])
 
 
 def run_report(rules: RuleSet, kind: str, events_path: str, *, as_of: date | None = None,
                start: date | None = None, fmt: str = "table") -> ReportRun:
     """Replay `events_path` up to `as_of` and return report `kind` rendered as `fmt`."""
+    # The engine is imported on use, so that loading the CLI (validate) stays fast.
+    from engine.core.replay import read_events, replay
+    from engine.model.events import Event
+
     if kind not in REPORT_KINDS:
         raise UsageError(f"unknown report '{kind}'; use one of {', '.join(REPORT_KINDS)}")
     if fmt not in FORMATS:
@@ -76,7 +85,7 @@ def run_report(rules: RuleSet, kind: str, events_path: str, *, as_of: date | Non
         raise UsageError(f"--from {first} is after --as-of {last}")
     read = list(read_events(events_path))
     events = [item for item in read if isinstance(item, Event)]
-    result = replay(rules, read, replay_start(rules, events, first), last)
+    result = replay(rules, read, *replay_span(rules, events, first, last))
     rejected = {error.source for error in result.errors}
     accepted = [event for event in events if event.origin not in rejected]
     report = build_report(kind, build_ledger(result.actions), rules, accepted, first, last)

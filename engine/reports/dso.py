@@ -20,7 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from engine.reports.ledger import Ledger
 
-__all__ = ["DsoRow", "DsoReport", "dso", "TENTH"]
+__all__ = ["DsoRow", "DsoReport", "dso_report", "TENTH"]
 
 TENTH = Decimal("0.1")
 _ZERO = Decimal(0)
@@ -56,7 +56,7 @@ def _mean(values: list[int]) -> Decimal | None:
     return (Decimal(sum(values)) / len(values)).quantize(TENTH, rounding=ROUND_HALF_UP)
 
 
-def dso(ledger: Ledger, start: date, end: date) -> DsoReport:
+def dso_report(ledger: Ledger, start: date, end: date) -> DsoReport:
     """Compute DSO and average days-to-pay for the period `start`..`end`."""
     days = (end - start).days + 1
     receivables: dict[str, Decimal] = {}
@@ -71,7 +71,8 @@ def dso(ledger: Ledger, start: date, end: date) -> DsoReport:
             invoiced[record.currency] = invoiced.get(record.currency, _ZERO) + record.total
         settled = record.paid_in_full_on()
         if settled is not None and start <= settled <= end and record.issue_date is not None:
-            to_pay.setdefault(record.currency, []).append(max(0, (settled - record.issue_date).days))
+            days_to_pay = max(0, (settled - record.issue_date).days)
+            to_pay.setdefault(record.currency, []).append(days_to_pay)
     rows = []
     for currency in sorted(set(receivables) | set(invoiced) | set(to_pay)):
         owed = receivables.get(currency, _ZERO)

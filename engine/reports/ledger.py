@@ -5,7 +5,9 @@ state, so a replay and the daemon's outbox give the same numbers. An action may 
 `Action` or its JSON form (a mapping with `type`, `at` and `payload`, `at` as ISO 8601).
 
 - Money comes from the contract's decimal strings, as `Decimal`.
-- An action's `at` carries agency-local wall time, so its `.date()` is the agency-local day.
+- An action's `at` carries agency-local wall time, so its `.date()` is the agency-local day;
+  it is pinned to its UTC offset, so that differences across a DST change are true
+  durations (two datetimes sharing a ZoneInfo subtract as wall clocks).
 - A payment counts from its own `payment.date` (the day the money arrived, or for client
   credit used at issue, the issue day), not from when the engine matched it.
 - A draft voided and drafted again under the same id (a voided milestone completed anew)
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -140,11 +142,15 @@ class Ledger:
         return {key: amount for key, amount in totals.items() if amount != 0}
 
 
+def _pinned(at: datetime) -> datetime:
+    return at.replace(tzinfo=timezone(at.utcoffset() or timedelta(0)))
+
+
 def _parts(action: ActionLike) -> tuple[str, datetime, Mapping[str, Any]]:
     if isinstance(action, Action):
-        return action.type, action.at, action.payload
+        return action.type, _pinned(action.at), action.payload
     at = action["at"]
-    return action["type"], (datetime.fromisoformat(at) if isinstance(at, str) else at), \
+    return action["type"], _pinned(datetime.fromisoformat(at) if isinstance(at, str) else at), \
         action["payload"]
 
 

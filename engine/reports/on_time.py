@@ -3,13 +3,15 @@
 The invoices counted are those issued in the period (by issue date, both ends included),
 voided later or not: issuing happened. The trigger instant is the `invoice.drafted`
 action's time — when the milestone or timesheet arrived, the start of the billing day, or
-when an escalation drafted a late fee. The deadline is the trigger plus `send_within`,
-added exactly as the engine adds every rule duration (`N business days` steps over
-weekends and holidays and keeps the local time of day); issued at or before the deadline
+when an escalation drafted a late fee. The deadline is the trigger plus `send_within`:
+a fixed duration (`24h`, `2d`) is elapsed time; `N business days` is counted on a
+business-day clock — only business days run, whole, so a trigger on a weekend or holiday
+starts the clock at the start of the next business day, and from there N business days
+are added keeping the time of day, as the engine adds them. Issued at or before the deadline
 is on time. An invoice whose draft is not in the history cannot be judged and is counted
 apart (`untracked`). The rate is over issued invoices only; drafts still unissued at the
-end of the period although their deadline has passed are counted beside it (`overdue`), so
-a backlog cannot hide behind a good rate.
+end of the period past their deadline are counted beside it (`overdue`), so a backlog
+cannot hide behind a good rate.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from engine.model.duration import Duration
 from engine.reports.ledger import Ledger
 from engine.workflow.timing import after
 
-__all__ = ["OnTimeRow", "LateInvoice", "OnTimeReport", "on_time", "rate"]
+__all__ = ["OnTimeRow", "LateInvoice", "OnTimeReport", "on_time_report", "deadline", "rate"]
 
 _TENTH = Decimal("0.1")
 ALL = "TOTAL"
@@ -78,7 +80,18 @@ class OnTimeReport:
     overdue: int
 
 
-def on_time(ledger: Ledger, start: date, end: date, send_within: Duration,
+def deadline(trigger: datetime, send_within: Duration, calendar: AgencyCalendar) -> datetime:
+    """Return the instant by which an invoice triggered at `trigger` is on time."""
+    if not send_within.is_business:
+        return trigger + send_within.as_timedelta()
+    day = calendar.local_date(trigger)
+    if not calendar.is_business_day(day):
+        # Nobody is expected to bill on a Sunday: the clock starts when business does.
+        trigger = calendar.start_of_day(calendar.next_business_day(day))
+    return after(trigger, send_within, calendar)
+
+
+def on_time_report(ledger: Ledger, start: date, end: date, send_within: Duration,
             calendar: AgencyCalendar) -> OnTimeReport:
     """Judge every invoice issued in `start`..`end` against `send_within`."""
     counts: dict[str, list[int]] = {}
@@ -89,15 +102,15 @@ def on_time(ledger: Ledger, start: date, end: date, send_within: Duration,
             untracked += 1
             continue
         trigger = record.trigger or "unknown"
-        deadline = after(record.drafted_at, send_within, calendar)
+        due = deadline(record.drafted_at, send_within, calendar)
         tally = counts.setdefault(trigger, [0, 0])
         tally[0] += 1
-        if record.issued_at <= deadline:
+        if record.issued_at <= due:
             tally[1] += 1
         else:
             late.append(LateInvoice(record.id, record.number, record.client, trigger,
-                                    record.drafted_at, deadline, record.issued_at,
-                                    record.issued_at - deadline))
+                                    record.drafted_at, due, record.issued_at,
+                                    record.issued_at - due))
     rows = tuple(OnTimeRow(trigger, issued, good, rate(good, issued))
                  for trigger, (issued, good) in sorted(counts.items()))
     issued = sum(row.issued for row in rows)
@@ -107,7 +120,7 @@ def on_time(ledger: Ledger, start: date, end: date, send_within: Duration,
     overdue = sum(1 for record in ledger.invoices
                   if record.drafted_at is not None and record.drafted_at < until
                   and not record.issued_by(end) and not record.voided_by(end)
-                  and after(record.drafted_at, send_within, calendar) < until)
+                  and deadline(record.drafted_at, send_within, calendar) < until)
     return OnTimeReport(start, end, str(send_within), rows,
                         OnTimeRow(ALL, issued, good, rate(good, issued)), tuple(late), untracked,
                         overdue)

@@ -50,8 +50,23 @@ def hours(span: timedelta | None) -> Decimal | None:
     return (Decimal(micro) / Decimal(3_600_000_000)).quantize(_HUNDREDTH, rounding=ROUND_HALF_UP)
 
 
-def _text(value: Any) -> str:
-    return "-" if value is None else str(value)
+@dataclass(frozen=True)
+class _Style:
+    """How cells are written: for people (1,234.50 and "-") or for tools (1234.50 and "")."""
+
+    money: Callable[[Decimal, str], str]
+    missing: str
+
+    def text(self, value: Any) -> str:
+        return self.missing if value is None else str(value)
+
+
+PEOPLE = _Style(display_money, "-")
+TOOLS = _Style(format_money, "")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _plain(value: Any) -> Any:
@@ -64,11 +79,11 @@ def _plain(value: Any) -> Any:
 
 # --- aging --------------------------------------------------------------------------------
 
-def _aging_table(report: AgingReport, money: Callable[[Decimal, str], str]) -> Table:
+def _aging_table(report: AgingReport, style: _Style) -> Table:
     def cells(row: AgingRow, label: str) -> tuple[str, ...]:
         amounts = (*row.buckets, row.total, row.credit)
         return (label, row.currency, str(row.invoices),
-                *(money(amount, row.currency) for amount in amounts))
+                *(style.money(amount, row.currency) for amount in amounts))
 
     headers = ("client", "currency", "invoices", *BUCKETS, "total", "credit")
     rows = [cells(row, row.client) for row in report.rows]
@@ -103,11 +118,12 @@ def _aging_json(report: AgingReport) -> dict[str, Any]:
 
 # --- dso ----------------------------------------------------------------------------------
 
-def _dso_table(report: DsoReport, money: Callable[[Decimal, str], str]) -> Table:
+def _dso_table(report: DsoReport, style: _Style) -> Table:
     headers = ("currency", "receivables", "invoiced", "dso_days", "paid", "avg_days_to_pay")
-    rows = [(row.currency, money(row.receivables, row.currency), money(row.invoiced, row.currency),
-             _text(row.dso), str(row.paid), _text(row.avg_days_to_pay)) for row in report.rows]
-    rows.append((TOTAL, "", "", "", str(report.paid), _text(report.avg_days_to_pay)))
+    rows = [(row.currency, style.money(row.receivables, row.currency),
+             style.money(row.invoiced, row.currency), style.text(row.dso), str(row.paid),
+             style.text(row.avg_days_to_pay)) for row in report.rows]
+    rows.append((TOTAL, "", "", "", str(report.paid), style.text(report.avg_days_to_pay)))
     return Table(f"DSO {report.start} to {report.end} ({report.days} days)", headers,
                  tuple(rows), frozenset(headers[1:]))
 
@@ -127,23 +143,26 @@ def _dso_json(report: DsoReport) -> dict[str, Any]:
 
 # --- on-time ------------------------------------------------------------------------------
 
-def _on_time_cells(row: OnTimeRow, label: str) -> tuple[str, ...]:
-    return (label, str(row.issued), str(row.on_time), str(row.late), _text(row.rate))
+def _on_time_cells(row: OnTimeRow, label: str, style: _Style) -> tuple[str, ...]:
+    return (label, str(row.issued), str(row.on_time), str(row.late), style.text(row.rate))
 
 
-def _on_time_tables(report: OnTimeReport) -> list[Table]:
+def _on_time_tables(report: OnTimeReport, style: _Style) -> list[Table]:
     headers = ("trigger", "issued", "on_time", "late", "rate_pct")
-    rows = [_on_time_cells(row, row.trigger) for row in report.rows]
-    rows.append(_on_time_cells(report.total, TOTAL))
-    untracked = f"; {report.untracked} without a draft in the history" if report.untracked else ""
+    rows = [_on_time_cells(row, row.trigger, style) for row in report.rows]
+    rows.append(_on_time_cells(report.total, TOTAL, style))
+    notes = (f"; {_count(report.overdue, 'draft')} unissued past the deadline"
+             if report.overdue else "")
+    if report.untracked:
+        notes += f"; {_count(report.untracked, 'invoice')} issued without a draft in the history"
     main = Table(f"On-time {report.start} to {report.end}: issued within {report.send_within} "
-                 f"of the trigger{untracked}", headers, tuple(rows), frozenset(headers[1:]))
+                 f"of the trigger{notes}", headers, tuple(rows), frozenset(headers[1:]))
     late_headers = ("invoice", "number", "trigger", "triggered_at", "deadline", "issued_at",
                     "late_hours")
     late_rows = tuple((item.invoice, item.number or "", item.trigger,
                        item.triggered_at.strftime("%Y-%m-%d %H:%M"),
                        item.deadline.strftime("%Y-%m-%d %H:%M"),
-                       item.issued_at.strftime("%Y-%m-%d %H:%M"), _text(hours(item.late_by)))
+                       item.issued_at.strftime("%Y-%m-%d %H:%M"), style.text(hours(item.late_by)))
                       for item in report.late)
     return [main, Table("Late invoices", late_headers, late_rows, frozenset({"late_hours"}))]
 
@@ -162,28 +181,31 @@ def _on_time_json(report: OnTimeReport) -> dict[str, Any]:
                   "trigger": item.trigger, "triggered_at": item.triggered_at.isoformat(),
                   "deadline": item.deadline.isoformat(), "issued_at": item.issued_at.isoformat(),
                   "late_hours": _plain(hours(item.late_by))} for item in report.late],
-        "untracked": report.untracked,
+        "untracked": report.untracked, "overdue": report.overdue,
     }
 
 
 # --- approvals ----------------------------------------------------------------------------
 
-def _wait_cells(stats: WaitStats, label: str) -> tuple[str, ...]:
-    return (label, str(stats.approved), _text(hours(stats.median)), _text(hours(stats.p90)))
+def _wait_cells(stats: WaitStats, label: str, style: _Style) -> tuple[str, ...]:
+    return (label, str(stats.approved), style.text(hours(stats.median)),
+            style.text(hours(stats.p90)))
 
 
-def _approval_tables(report: ApprovalReport) -> list[Table]:
+def _approval_tables(report: ApprovalReport, style: _Style) -> list[Table]:
     headers = ("approver", "approved", "median_wait_hours", "p90_wait_hours")
-    rows = [_wait_cells(stats, stats.approver) for stats in report.by_approver]
-    rows.append(_wait_cells(report.wait, TOTAL))
+    rows = [_wait_cells(stats, stats.approver, style) for stats in report.by_approver]
+    rows.append(_wait_cells(report.wait, TOTAL, style))
+    pending = (f"; {report.pending} still waiting, the oldest for "
+               f"{hours(report.oldest_pending)} hours" if report.pending else "")
     main = Table(f"Approval wait, invoices issued {report.start} to {report.end}: "
-                 f"{report.issued} issued, {report.auto_approved} auto-approved (not in the wait)",
-                 headers, tuple(rows), frozenset(headers[1:]))
+                 f"{report.issued} issued, {report.auto_approved} auto-approved (not in the wait)"
+                 f"{pending}", headers, tuple(rows), frozenset(headers[1:]))
     touches = report.touches
-    unattributed = (f"; {touches.unattributed} payment assignments settled no invoice"
+    unattributed = (f"; {_count(touches.unattributed, 'payment assignment')} settled no invoice"
                     if touches.unattributed else "")
     spread = Table(f"Touches per invoice (human events): {touches.touches} over "
-                   f"{touches.invoices} invoices, mean {_text(touches.mean)}{unattributed}",
+                   f"{touches.invoices} invoices, mean {style.text(touches.mean)}{unattributed}",
                    ("touches", "invoices"),
                    tuple((str(n), str(count)) for n, count in touches.distribution),
                    frozenset({"touches", "invoices"}))
@@ -212,26 +234,23 @@ def _approvals_json(report: ApprovalReport) -> dict[str, Any]:
                              for n, count in touches.distribution],
             "by_type": dict(touches.by_type), "unattributed": touches.unattributed,
         },
+        "pending": report.pending, "oldest_pending_hours": _plain(hours(report.oldest_pending)),
     }
 
 
 # --- dispatch -----------------------------------------------------------------------------
 
-def _for_people(amount: Decimal, currency: str) -> str:
-    return display_money(amount, currency)
-
-
 def report_tables(report: Report, *, for_people: bool = True) -> list[Table]:
     """Return the report's tables, the main one first; money for people or for tools."""
-    money = _for_people if for_people else format_money
+    style = PEOPLE if for_people else TOOLS
     if isinstance(report, AgingReport):
-        return [_aging_table(report, money)]
+        return [_aging_table(report, style)]
     if isinstance(report, DsoReport):
-        return [_dso_table(report, money)]
+        return [_dso_table(report, style)]
     if isinstance(report, OnTimeReport):
-        return _on_time_tables(report)
+        return _on_time_tables(report, style)
     if isinstance(report, ApprovalReport):
-        return _approval_tables(report)
+        return _approval_tables(report, style)
     raise TypeError(f"not a report: {type(report).__name__}")
 
 
