@@ -57,10 +57,12 @@ def time_approved(step: Step, event: Event) -> None:
     engagement = _engagement_of(step, event, client, entry.project)
     state = step.state
     key = entry.source_id or event.id
-    if not entry.billable or entry.date < state.go_live or digest(key) in state.billed_entries:
-        return  # not billable, billed elsewhere before go-live, or billed already
+    if digest(key) in state.billed_entries:
+        return  # billed already: an entry is billed once, ever
+    _release(step, key)  # a re-approval replaces the earlier version of the entry
+    if not entry.billable or entry.date < state.go_live or not entry.hours:
+        return  # not billable, billed elsewhere before go-live, or nothing to bill
     if isinstance(engagement, TimeAndMaterials):
-        _release(step, key)  # a re-approval replaces the earlier version of the entry
         engagement_key = engagement.key
         state.pool.setdefault(engagement_key, {})[key] = Billable(
             key, event.id, "time", entry.date, entry.project, entry.person, entry.role, entry.task,
@@ -70,7 +72,6 @@ def time_approved(step: Step, event: Event) -> None:
             state.timers.arm(step.at, "flush", engagement_key, key=f"flush:{engagement_key}",
                              strict=True)
     elif isinstance(engagement, Retainer):
-        _release(step, key)
         period = period_of(entry.date)
         record = state.retainer_hours.setdefault(engagement.key, {}).setdefault(
             period, PeriodHours())
@@ -118,9 +119,11 @@ def expense_approved(step: Step, event: Event) -> None:
                                              f"{client.id} is billed in {client.currency}")
     state = step.state
     key = expense.source_id or event.id
-    if not expense.billable or expense.date < state.go_live or digest(key) in state.billed_entries:
-        return
+    if digest(key) in state.billed_entries:
+        return  # billed already
     _release(step, key)
+    if not expense.billable or expense.date < state.go_live:
+        return
     state.pool.setdefault(engagement.key, {})[key] = Billable(
         key, event.id, "expense", expense.date, expense.project, None, None, None, _ZERO,
         expense.amount, expense.description, step.at)

@@ -8,7 +8,8 @@
 - The values in force for a period are those effective on its first day.
 - Hours logged above `included_hours` in a period are billed at `overage_rate` on the
   first invoice drafted after that period has ended; hours approved later still count,
-  on a later invoice.
+  on a later invoice. In advance, the month after the end drafts once more, for the last
+  period's overage only (and nothing at all when there is none).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def draft_date(engagement: Retainer, calendar: AgencyCalendar, month: Month) -> 
     """Return the day the invoice for `month` is drafted, or None if nothing is served then."""
     window = service_window(month, engagement.start, engagement.end)
     if window is None:
-        return None
+        return _closing_date(engagement, calendar, month)
     terms = engagement.in_force(window[0])
     assert isinstance(terms, Retainer)
     billing_day = terms.billing_day
@@ -55,6 +56,17 @@ def draft_date(engagement: Retainer, calendar: AgencyCalendar, month: Month) -> 
         return window[0]
     day = calendar.billing_date(month[0], month[1], billing_day)
     return min(day, window[1])
+
+
+def _closing_date(engagement: Retainer, calendar: AgencyCalendar, month: Month) -> date | None:
+    """In advance, the month after the end drafts once more: the last period's overage."""
+    if engagement.end is None or engagement.bill == "in_arrears":
+        return None
+    if month != next_month((engagement.end.year, engagement.end.month)):
+        return None
+    terms = engagement.in_force(engagement.end)
+    assert isinstance(terms, Retainer) and terms.billing_day is not None
+    return calendar.billing_date(month[0], month[1], terms.billing_day)
 
 
 def period_lines(engagement: Retainer, month: Month, currency: str) -> tuple[Line, ...]:

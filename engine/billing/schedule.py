@@ -17,7 +17,9 @@ from engine.billing import retainer, time_materials
 from engine.billing.drafting import record_draft, unique_draft_id
 from engine.billing.intake import take_expenses
 from engine.billing.time_materials import expense_line
-from engine.billing.periods import Month, month_bounds, month_of, next_month, period_key
+from engine.billing.periods import (
+    Month, month_bounds, month_of, next_month, period_key, service_window,
+)
 from engine.core.state import EngineState, digest
 from engine.core.step import Step
 from engine.core.timers import Timer
@@ -105,19 +107,21 @@ def _draft_retainer(step: Step, client: Client, engagement: Retainer, month: Mon
     if not lines:
         return  # no empty invoices (and, with no lines, nothing was taken)
     invoice_id = unique_draft_id(step, f"{engagement.key}/{period_key(month)}")
-    first, last = month_bounds(month)
+    window = service_window(month, engagement.start, engagement.end)
     invoice = Invoice.draft(
         id=invoice_id, client=client.id, engagement=engagement.id, currency=client.currency,
         lines=tuple(lines), tax_rate=client.tax.rate, tax_label=client.tax.label,
-        trigger="billing_day", period_start=max(first, engagement.start or first),
-        period_end=min(last, engagement.end or last))
+        trigger="billing_day", period_start=window[0] if window else None,
+        period_end=window[1] if window else None)
     for charge in charges:
         periods[charge.period].overage_billed += charge.hours
     for period, record in periods.items():
         if month_bounds((int(period[:4]), int(period[5:7])))[1] < day:
-            # The period's overage is settled: its entries need no longer be told apart.
+            # The period's overage is settled: its entries count as billed from now on
+            # (a re-approval is ignored), and need no longer be told apart.
             for source_key in record.entries:
                 state.retainer_index.pop(source_key, None)
+                state.billed_entries.add(digest(source_key))
             record.entries.clear()
     record_draft(step, invoice, engagement.source, expenses)
 
@@ -134,6 +138,8 @@ def draft_time_invoice(step: Step, client: Client, engagement: TimeAndMaterials,
     names = {person.id: person.name for person in step.rules.agency.people.values()}
     lines, warnings = time_materials.billing_lines(engagement, items, before, client.currency,
                                                    names)
+    if not lines:
+        return  # nothing to bill (no line has an amount): no empty invoices
     dates = [item.date for item in items]
     invoice = Invoice.draft(
         id=unique_draft_id(step, base_id), client=client.id, engagement=engagement.id,

@@ -65,10 +65,19 @@ class Engine:
         self.rules = rules
 
     def new_state(self, go_live: date) -> EngineState:
-        """Return an empty state; nothing dated before `go_live` (or the Agency's) is billed."""
-        state = EngineState(go_live=self.rules.agency.go_live or go_live)
+        """Return an empty state billing nothing dated before `go_live` or the Agency's go-live.
+
+        `go_live` is when billing by billflow could start at all (the store's creation, a
+        replay's first day); an Agency `go_live` can only move it later, never into the past.
+        """
+        agency_go_live = self.rules.agency.go_live
+        state = EngineState(go_live=max(agency_go_live, go_live) if agency_go_live else go_live)
         self.adopt(state)
         return state
+
+    def _local(self, instant: datetime) -> str:
+        """Render an instant in the agency's time zone, as actions show time."""
+        return instant.astimezone(self.rules.agency.calendar.zone).isoformat()
 
     def adopt(self, state: EngineState) -> None:
         """Make this rule set the one in force for `state` (first start or hot reload)."""
@@ -94,7 +103,7 @@ class Engine:
                 at = state.clock
             state.clock = at
             step = Step(self.rules, state, at, actions, resumed=resumed,
-                        cause=f"timer:{timer.key}@{timer.fire_at.isoformat()}")
+                        cause=f"timer:{timer.key}@{self._local(timer.fire_at)}")
             TIMER_HANDLERS[timer.kind](step, timer)
         if state.clock is None or until > state.clock:
             state.clock = until

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.billing.time_materials import entry_rate, rounded_hours
+from engine.billing.time_materials import OVER_CAP, entry_rate, rounded_hours
 from engine.core.state import ApprovalWait
 from engine.core.step import Step
 from engine.core.timers import Timer
@@ -26,6 +26,9 @@ from engine.ruleset.types import ApprovalRoute, Client, RouteRule
 from engine.workflow.context import condition_context
 from engine.workflow.issue import issue_invoice
 from engine.workflow.timing import after
+
+# Warnings a person must see: a draft carrying one is never auto-approved.
+HOLDING_WARNINGS = frozenset({OVER_CAP})
 
 __all__ = ["submit_for_approval", "approve", "flag", "adjust", "on_approval_timer",
            "resolve_person", "supporting_json"]
@@ -59,7 +62,7 @@ def supporting_json(step: Step, invoice_id: str) -> dict[str, list[dict[str, str
         row.update({key: value for key, value in (
             ("person", item.person), ("role", item.role), ("task", item.task),
             ("hours", f"{item.hours.normalize():f}"),
-            ("billed_hours", f"{rounded_hours(item.hours, increment):f}"),
+            ("billed_hours", f"{rounded_hours(item.hours, increment).normalize():f}"),
             ("rate", f"{rate}" if rate is not None else None),
             ("description", item.description or None)) if value is not None})
         time_rows.append(row)
@@ -88,15 +91,18 @@ def submit_for_approval(step: Step, invoice: Invoice,
                         reviewer: str | None = None) -> None:
     """Route a draft: issue it if auto-approved, else ask its approver and start the timers.
 
-    An edited draft (`reviewer` = who flagged it) is never auto-approved: when the route
-    would auto-approve it, the person who asked for the edit approves it.
+    An edited draft (`reviewer` = who flagged it), a draft over its cap and one whose
+    route condition failed are never auto-approved: a person must see them. When the route
+    would auto-approve, the person who asked for the edit (else the account lead) approves.
     """
     client = step.client(invoice.client)
     route = step.rules.approval_routes[client.approval_route]
     rule, problems = _choose(step, route, client, invoice)
     if problems:
         invoice = invoice.replace(warnings=invoice.warnings + problems)
-    if rule.auto_approve and not problems and reviewer is None:
+    held = reviewer is not None or any(w in HOLDING_WARNINGS or w.startswith("condition_failed")
+                                       for w in invoice.warnings)
+    if rule.auto_approve and not held:
         issue_invoice(step, invoice)
         return
     if rule.auto_approve:  # held back: edited, or a condition could not be evaluated

@@ -456,7 +456,8 @@ def check_bad_events(o: Outcome) -> None:
     assert [e.split(": ", 1)[0] for e in o.errors] == [
         f"events.ndjson:{n}" for n in (2, 3, 4, 5, 6)]
     assert o.errors[0].startswith("events.ndjson:2: not valid JSON")
-    assert o.errors[1] == "events.ndjson:3: time.approved event: payload.hours must be string"
+    assert o.errors[1] == ("events.ndjson:3: time.approved event: payload.hours: expected a "
+                           "string, got the number 1.5")
     assert o.errors[2] == "events.ndjson:4: unknown client 'acne' (did you mean 'acme'?)"
     assert o.errors[3] == "events.ndjson:5: unknown project 'acme-adhok' (did you mean 'acme-adhoc'?)"
     assert o.errors[4] == "events.ndjson:6: unknown invoice 'acme/adhoc/2026-02-28'"
