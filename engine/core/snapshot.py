@@ -17,6 +17,8 @@ a year's snapshot small; `layouts` names their fields, so a snapshot can be read
 and a record whose fields changed since it was written is refused instead of misread.
 Every field is described once in the tables below; a field added to EngineState or to
 one of its records without a line here makes `dump_state` refuse (see `snapshot_gaps`).
+Adding that line changes what a snapshot holds, so it comes with a new FORMAT: older
+snapshots are then refused with a StoreError (the event log can rebuild the state).
 """
 
 from __future__ import annotations
@@ -58,7 +60,9 @@ def _expect(value: Any, kind: type, what: str) -> Any:
 
 def _scalar(kind: type, what: str) -> _Codec:
     def check(value: Any) -> Any:
-        return _expect(value, kind, what)
+        if type(value) is not kind:
+            _expect(value, kind, what)
+        return value
     return _Codec(check, check)
 
 
@@ -185,7 +189,8 @@ def record(kind: type, /, **fields: _Codec) -> _Codec:
 
     def encode(value: Any) -> list[Any]:
         _expect(value, kind, f"a {kind.__name__}")
-        return [c.encode(getattr(value, name)) for name, c in zip(names, codecs)]
+        items = value if isinstance(value, tuple) else [getattr(value, n) for n in names]
+        return [c.encode(x) for c, x in zip(codecs, items)]
 
     def decode(value: Any) -> Any:
         if len(_list(value)) != len(codecs):
@@ -243,6 +248,7 @@ STATE_FIELDS: dict[str, _Codec] = {
     "by_client": dict_of(list_of(STR)),
     "supporting": dict_of(tuple_of(BILLABLE)),
     "awaiting": dict_of(APPROVAL_WAIT),
+    "flagged_by": dict_of(STR),
     "pool": dict_of(dict_of(BILLABLE)),
     "pool_index": dict_of(STR),
     "billed_entries": DIGESTS,
