@@ -8,10 +8,9 @@ from datetime import date
 
 import click
 
-from engine.core.replay import read_events, replay
-from engine.core.tables import action_rows, render_table
+from engine.cli_connectors import connectors
+from engine.cli_daemon import register as register_daemon_commands
 from engine.errors import BillflowError, RuleSetInvalid, UsageError
-from engine.model.actions import dump_action
 from engine.reports.command import REPORT_KINDS, run_report
 from engine.reports.render import FORMATS
 from engine.ruleset.loader import check_ruleset
@@ -102,6 +101,11 @@ def _parse_day(value: str, option: str) -> date:
               show_default=True)
 def simulate(rules: str, events_path: str, start: str, end: str, fmt: str) -> None:
     """Replay events on a simulated clock and print every action in time order."""
+    # Imported here so `validate` (run on every commit by ops) starts fast.
+    from engine.core.replay import read_events, replay
+    from engine.core.tables import action_rows, render_table
+    from engine.model.actions import dump_action
+
     ruleset = _load_rules(rules)
     first, last = _parse_day(start, "--from"), _parse_day(end, "--until")
     events = list(read_events(events_path))
@@ -146,6 +150,10 @@ def report(kind: str, rules: str, events_path: str, start: str | None, as_of: st
         click.echo(str(error), err=True)
     if run.errors:
         sys.exit(1)
+
+
+register_daemon_commands(cli)
+cli.add_command(connectors)
 
 
 def main(argv: list[str] | None = None) -> None:

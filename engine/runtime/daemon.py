@@ -11,7 +11,7 @@ import logging
 import secrets
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ class DaemonOptions:
     token: str | None = None
     watch: bool = True
     retry: RetryPolicy = RetryPolicy()
+    go_live: date | None = None  # first start only: when billing starts (default: today)
 
 
 class Daemon:
@@ -70,7 +71,7 @@ class Daemon:
         outcome = self.reload_rules("start")
         if not outcome:
             raise SystemExit(1)
-        self.decider = Decider(self.store, self.keeper, self.clock)
+        self.decider = Decider(self.store, self.keeper, self.clock, go_live=self.options.go_live)
         self.dispatcher = Dispatcher(self.store, self.keeper, self.registry, self.clock.now,
                                      policy=self.options.retry)
         self._spawn("billflow-decider", self._decide_forever)
@@ -124,7 +125,8 @@ class Daemon:
                     continue  # more may be waiting
             except Exception:  # keep deciding; the store holds everything to retry with
                 log.exception("decision round failed; retrying")
-                self.decider = Decider(self.store, self.keeper, self.clock)
+                self.decider = Decider(self.store, self.keeper, self.clock,
+                                       go_live=self.options.go_live)
                 self._stop.wait(1.0)
             self._sleep_until(self.decider.next_wake(), self._wake_decider)
 

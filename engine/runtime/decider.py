@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from engine.core.engine import Engine
 from engine.core.snapshot import dump_state, load_state
@@ -49,7 +49,8 @@ class Round:
 class Decider:
     """Own the engine state; run rounds; swap rule sets when the keeper has a new one."""
 
-    def __init__(self, store: Store, keeper: RuleKeeper, clock: Clock) -> None:
+    def __init__(self, store: Store, keeper: RuleKeeper, clock: Clock, *,
+                 go_live: date | None = None) -> None:
         self.store = store
         self.keeper = keeper
         self.clock = clock
@@ -57,8 +58,9 @@ class Decider:
         self.engine = Engine(self.rules)
         snapshot = store.load_snapshot()
         if snapshot is None:
-            go_live = store.created_on(self.rules.agency.calendar.zone)
-            self.state: EngineState = self.engine.new_state(go_live)
+            # A first start bills from the day the store was created, unless told otherwise.
+            start = go_live or store.created_on(self.rules.agency.calendar.zone)
+            self.state: EngineState = self.engine.new_state(start)
             self.position = 0
         else:
             self.state = load_state(snapshot.state_json)

@@ -1,0 +1,203 @@
+"""The daemon's commands: `run`, and the commands that feed or read its store.
+
+`--db` defaults to `$BILLFLOW_DB`, else `.billflow/store.db` — the store `run` uses when
+started from the same folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.errors import UsageError
+
+__all__ = ["register"]
+
+DEFAULT_DB = ".billflow/store.db"
+
+db_option = click.option("--db", default=lambda: os.environ.get("BILLFLOW_DB", DEFAULT_DB),
+                         show_default="$BILLFLOW_DB or .billflow/store.db",
+                         help="the store: a SQLite file path or sqlite:///path")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _open(db: str) -> Any:
+    from engine.runtime.store import open_store
+
+    if not db.startswith(("sqlite:", "postgresql:")) and not Path(db).exists():
+        raise UsageError(f"no store at {db}: start `billflow run` first, or pass --db")
+    return open_store(db)
+
+
+@click.command()
+@click.argument("rules")
+@db_option
+@click.option("--http", "http_address", default="127.0.0.1:8787", show_default=True,
+              help="host:port of the HTTP surface")
+@click.option("--no-http", is_flag=True, help="run without the HTTP surface")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("--go-live", "go_live", default=None, metavar="DATE",
+              help="first start only: bill triggers from this day on (default: today)")
+def run(rules: str, db: str, http_address: str, no_http: bool, log_format: str,
+        go_live: str | None) -> None:
+    """Run the daemon: intake, decisions, dispatch, hot reload, HTTP."""
+    from engine.runtime.daemon import Daemon, DaemonOptions, write_token_file
+    from engine.runtime.http import parse_address
+    from engine.runtime.logs import configure_logging
+
+    configure_logging(log_format)
+    Path(db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        address = None if no_http else parse_address(http_address)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        first_day = date.fromisoformat(go_live) if go_live else None
+    except ValueError:
+        raise UsageError(f"--go-live {go_live!r} is not a date (YYYY-MM-DD)") from None
+    daemon = Daemon(DaemonOptions(rules=rules, db=db, http=address,
+                                  token=os.environ.get("BILLFLOW_TOKEN"), go_live=first_day))
+    signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
+    signal.signal(signal.SIGINT, lambda *_: daemon.request_stop())
+    daemon.start()
+    token_file = write_token_file(db, daemon.token)
+    click.echo(f"billflow is running on {rules} (rules {daemon.keeper.active.version}); "
+               f"store {db}", err=True)
+    if daemon.http is not None:
+        click.echo(f"  events: POST {daemon.http.url}/events with the bearer token in "
+                   f"{token_file}; health: {daemon.http.url}/healthz", err=True)
+    outputs = sorted({str(c.options.get("dir")) for c in daemon.keeper.active.agency.connectors.values()
+                      if c.type == "files"})
+    if outputs:
+        click.echo(f"  invoices and mail are written under: {', '.join(outputs)}", err=True)
+    daemon.wait()
+    daemon.stop()
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@db_option
+def ingest(file: str, db: str) -> None:
+    """Feed the events of an NDJSON (or JSON) file to the daemon's store."""
+    from engine.runtime.intake import ingest_text
+    from engine.runtime.store import open_store
+
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{file}: cannot read it ({exc})") from None
+    Path(db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    store = open_store(db)
+    try:
+        result = ingest_text(store, text, file, _now())
+    finally:
+        store.close()
+    for error in result.errors:
+        click.echo(error, err=True)
+    click.echo(f"{file}: {result.accepted} events stored, {result.duplicates} already known, "
+               f"{len(result.errors)} rejected")
+    if result.errors:
+        sys.exit(1)
+
+
+def _human_event(db: str, kind: str, payload: dict[str, Any]) -> None:
+    from engine.runtime.intake import ingest_text
+
+    now = _now()
+    event = {"id": f"cli:{kind}:{payload['invoice']}:{now.strftime('%Y%m%dT%H%M%S%f')}",
+             "type": kind, "at": now.isoformat(), "payload": payload}
+    store = _open(db)
+    try:
+        result = ingest_text(store, json.dumps(event), "cli", now)
+    finally:
+        store.close()
+    if result.errors:
+        for error in result.errors:
+            click.echo(error, err=True)
+        sys.exit(1)
+    click.echo(f"{kind} recorded for {payload['invoice']}; the daemon decides what follows")
+
+
+@click.command()
+@click.argument("invoice_id", metavar="ID")
+@click.option("--by", required=True, help="the approving person's id")
+@click.option("--comment", default=None)
+@db_option
+def approve(invoice_id: str, by: str, comment: str | None, db: str) -> None:
+    """Approve a draft waiting for approval."""
+    payload = {"invoice": invoice_id, "by": by}
+    if comment:
+        payload["comment"] = comment
+    _human_event(db, "invoice.approved", payload)
+
+
+@click.command()
+@click.argument("invoice_id", metavar="ID")
+@click.option("--by", required=True, help="the flagging person's id")
+@click.option("--comment", required=True, help="what needs changing")
+@db_option
+def flag(invoice_id: str, by: str, comment: str, db: str) -> None:
+    """Send a draft back to its author for edits."""
+    _human_event(db, "invoice.flagged", {"invoice": invoice_id, "by": by, "comment": comment})
+
+
+@click.command()
+@click.argument("action_id", metavar="ACTION_ID")
+@db_option
+def retry(action_id: str, db: str) -> None:
+    """Queue a dead-lettered action's deliveries again."""
+    store = _open(db)
+    try:
+        count = store.retry_dead(action_id, _now())
+    finally:
+        store.close()
+    if count == 0:
+        raise UsageError(f"no dead delivery for action '{action_id}'")
+    click.echo(f"{action_id}: {count} delivery queued again")
+
+
+@click.command()
+@click.argument("action_id", metavar="ACTION_ID")
+@db_option
+def explain(action_id: str, db: str) -> None:
+    """Say which event or timer, rule and rule version caused an action."""
+    from engine.runtime.status import explain_action
+
+    store = _open(db)
+    try:
+        click.echo(explain_action(store, action_id))
+    finally:
+        store.close()
+
+
+@click.command()
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def status(db: str, fmt: str) -> None:
+    """What is billed, awaiting approval, overdue, dead-lettered; the rules in force."""
+    from engine.runtime.status import store_status
+
+    store = _open(db)
+    try:
+        report = store_status(store, _now())
+    finally:
+        store.close()
+    click.echo(json.dumps(report.as_json(), indent=2) if fmt == "json" else report.as_text())
+
+
+def register(group: click.Group) -> None:
+    """Add the daemon's commands to the CLI."""
+    for command in (run, ingest, approve, flag, retry, explain, status):
+        group.add_command(command)
