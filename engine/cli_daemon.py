@@ -39,6 +39,19 @@ def _open(db: str) -> Any:
     return open_store(db)
 
 
+def _go_live_day(text: str) -> date:
+    """Read `--go-live`: an ISO date, or days back from today such as `-30d`."""
+    from engine.model.duration import parse_duration
+
+    try:
+        if text.startswith("-"):
+            return date.today() + parse_duration(text).as_timedelta()
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--go-live {text!r} is neither a date (YYYY-MM-DD) nor days back "
+                         "such as -30d") from None
+
+
 @click.command()
 @click.argument("rules")
 @db_option
@@ -47,8 +60,9 @@ def _open(db: str) -> Any:
 @click.option("--no-http", is_flag=True, help="run without the HTTP surface")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
-@click.option("--go-live", "go_live", default=None, metavar="DATE",
-              help="first start only: bill triggers from this day on (default: today)")
+@click.option("--go-live", "go_live", default=None, metavar="DATE|-Nd",
+              help="first start only: bill triggers from this day on, a date or a number of "
+                   "days back such as -30d (default: today)")
 def run(rules: str, db: str, http_address: str, no_http: bool, log_format: str,
         go_live: str | None) -> None:
     """Run the daemon: intake, decisions, dispatch, hot reload, HTTP."""
@@ -62,10 +76,7 @@ def run(rules: str, db: str, http_address: str, no_http: bool, log_format: str,
         address = None if no_http else parse_address(http_address)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    try:
-        first_day = date.fromisoformat(go_live) if go_live else None
-    except ValueError:
-        raise UsageError(f"--go-live {go_live!r} is not a date (YYYY-MM-DD)") from None
+    first_day = _go_live_day(go_live) if go_live else None
     daemon = Daemon(DaemonOptions(rules=rules, db=db, http=address,
                                   token=os.environ.get("BILLFLOW_TOKEN"), go_live=first_day))
     signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
