@@ -48,7 +48,7 @@ class Step:
     def engagement(self, client_id: str, engagement_id: str) -> Engagement:
         return self.rules.clients[client_id].engagements[engagement_id]
 
-    def emit(self, action_type: str, subject: str, client: str, rule: Source | str,
+    def emit(self, action_type: str, subject: str, client: str | None, rule: Source | str,
              payload: dict[str, Any], *qualifiers: object) -> Action:
         """Record one decision and return it."""
         action = Action(

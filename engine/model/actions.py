@@ -37,7 +37,7 @@ class Action:
     id: str
     type: str
     at: datetime
-    client: str
+    client: str | None  # None only for a payment nobody could attribute
     rule: str
     rules_version: str
     payload: Mapping[str, Any]

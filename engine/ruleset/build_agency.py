@@ -30,23 +30,29 @@ DEFAULTS = {
 NUMBER_FIELDS = {"year", "month", "seq"}
 
 
-def check_currency(ctx: BuildContext, place: Located) -> str:
-    """Check an ISO 4217 code at `place`; return it."""
+# Listed first, so that among equally close codes the likelier one is suggested.
+COMMON_CURRENCIES = ("USD", "EUR", "GBP", "JPY", "CAD", "AUD", "CHF", "SEK", "NOK", "DKK",
+                     "NZD", "SGD", "HKD", "INR", "BRL", "MXN", "ZAR", "PLN", "CNY")
+
+
+def check_currency(ctx: BuildContext, place: Located) -> str | None:
+    """Check an ISO 4217 code at `place`; return it, or None when it is not one."""
     code = str(place.get())
-    if not is_currency(code):
-        ctx.fail(place, f"'{code}' is not an ISO 4217 currency code"
-                        f"{did_you_mean(code, CURRENCY_MINOR_UNITS)}")
-    return code
+    if is_currency(code):
+        return code
+    choices = (*COMMON_CURRENCIES, *CURRENCY_MINOR_UNITS)
+    ctx.fail(place, f"'{code}' is not an ISO 4217 currency code"
+                    f"{did_you_mean(code.upper(), choices) or did_you_mean(code, choices)}")
+    return None
 
 
 def _check_numbering(ctx: BuildContext, place: Located) -> Numbering:
     fmt = str(place.at("format").get() or "{year}-{seq:05d}")
-    reset = place.at("reset").get() or "yearly"
+    reset = place.at("reset").get() or "never"
     start = int(place.at("start").get() or 1)
     try:
         fields = {name for _, name, _, _ in string.Formatter().parse(fmt) if name is not None}
-        fmt.format(year=2026, month=1, seq=1)
-    except (ValueError, KeyError, IndexError) as exc:
+    except ValueError as exc:
         ctx.fail(place.at("format"), f"'{fmt}' is not a valid number format: {exc}")
         return Numbering(fmt, reset, start)
     unknown = fields - NUMBER_FIELDS
@@ -54,6 +60,12 @@ def _check_numbering(ctx: BuildContext, place: Located) -> Numbering:
         name = sorted(unknown)[0]
         ctx.fail(place.at("format"), f"unknown field '{{{name}}}' in the number format"
                                      f"{did_you_mean(name, NUMBER_FIELDS)}; use year, month and seq")
+        return Numbering(fmt, reset, start)
+    try:
+        fmt.format(year=2026, month=1, seq=1)
+    except (ValueError, KeyError, IndexError) as exc:
+        ctx.fail(place.at("format"), f"'{fmt}' is not a valid number format: {exc}")
+        return Numbering(fmt, reset, start)
     if "seq" not in fields:
         ctx.fail(place.at("format"), "the number format must contain {seq}, or every invoice "
                                      "would get the same number")
@@ -120,15 +132,15 @@ def build_agency(ctx: BuildContext, doc: YamlDocument) -> Agency:
     spec = Located(doc, ("spec",))
     timezone = str(spec.at("timezone").get())
     if not is_timezone(timezone):
-        ctx.fail(spec.at("timezone"), f"'{timezone}' is not an IANA time zone name "
-                                      "(such as America/New_York or Europe/Berlin)")
+        # The calendar's own message names the closest zone.
+        ctx.parse(spec.at("timezone"), lambda name: AgencyCalendar(str(name)), None)
         timezone = "UTC"
     holidays = spec.at("holidays").get()
     if holidays is not None and not is_holiday_calendar(str(holidays)):
         ctx.fail(spec.at("holidays"), f"'{holidays}' is not a known holiday calendar "
                                       "(a country code such as US or GB, or US-NY)")
         holidays = None
-    currency = check_currency(ctx, spec.at("currency"))
+    currency = check_currency(ctx, spec.at("currency")) or "XXX"
     go_live: date | None = ctx.date(spec.at("go_live"))
 
     defaults_place = spec.at("defaults")

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.model.calendar import parse_billing_day
-from engine.model.money import minor_units, round_money
+from engine.model.money import is_currency, minor_units, round_money
 from engine.model.terms import PaymentTerms, parse_payment_terms
 from engine.ruleset.build_agency import check_currency
 from engine.ruleset.context import BuildContext, Located
@@ -29,7 +29,7 @@ def _amount(ctx: BuildContext, place: Located, currency: str) -> Decimal | None:
         return None
     if value < 0:
         ctx.fail(place, f"{value} is negative; amounts are never below zero")
-    elif round_money(value, currency) != value:
+    elif is_currency(currency) and round_money(value, currency) != value:
         ctx.fail(place, f"{value} has more decimal places than {currency} allows "
                         f"({minor_units(currency)})")
     return value
@@ -177,7 +177,8 @@ def build_client(ctx: BuildContext, doc: YamlDocument, agency: Agency | None) ->
     spec = Located(doc, ("spec",))
     data = spec.get()
     client_id = str(doc.data["metadata"]["id"])
-    currency = (check_currency(ctx, spec.at("currency")) if "currency" in data
+    # An invalid code is reported once; the build goes on, without precision checks.
+    currency = ((check_currency(ctx, spec.at("currency")) or "XXX") if "currency" in data
                 else agency.currency if agency else "USD")
     lead = ctx.reference(spec.at("account_lead"), ctx.index.people, "person")
     terms: PaymentTerms | None = None

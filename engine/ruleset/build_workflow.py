@@ -7,6 +7,8 @@ failure at 3 a.m. when the rule first fires.
 
 from __future__ import annotations
 
+import re
+
 from engine.errors import RuleError
 from engine.model.calendar import parse_time_of_day
 from engine.ruleset.context import BuildContext, Located
@@ -19,8 +21,55 @@ from engine.ruleset.yamlpos import YamlDocument
 
 __all__ = ["build_route", "build_cadence", "build_escalation", "build_template", "condition"]
 
-_BLOCK_STYLES = ("|", ">")
 _QUOTE_STYLES = ("'", '"')
+_QUOTED = re.compile(r"'([^']+)'")
+
+
+def _scalar_lines(doc: YamlDocument, place: Located) -> list[tuple[int, int, str]]:
+    """Return (line, column, text) of each written line of the scalar at `place` (1-based)."""
+    mark = doc.value_mark(place.path)
+    lines = doc.lines
+    if not lines or mark.line > len(lines):
+        return []
+    if mark.style in ("|", ">"):
+        # A block scalar: the lines after the indicator, indented deeper than its key.
+        key_indent = doc.mark(place.path).col - 1
+        found = []
+        for number in range(mark.line + 1, len(lines) + 1):
+            text = lines[number - 1]
+            indent = len(text) - len(text.lstrip(" "))
+            if text.strip() and indent <= key_indent:
+                break
+            found.append((number, indent + 1, text.strip()))
+        return found
+    first_col = mark.col + (1 if mark.style in _QUOTE_STYLES else 0)
+    found = [(mark.line, first_col, lines[mark.line - 1][first_col - 1:])]
+    for number in range(mark.line + 1, len(lines) + 1):  # a multi-line flow scalar
+        text = lines[number - 1]
+        if not text.strip() or ":" in text.split("#")[0] and not text.startswith(" " * mark.col):
+            break
+        found.append((number, len(text) - len(text.lstrip()) + 1, text.strip()))
+    return found
+
+
+def locate_in_scalar(doc: YamlDocument, place: Located, offset: int) -> tuple[int, int]:
+    """Return the file line and column of character `offset` of the scalar's value."""
+    mark = doc.value_mark(place.path)
+    written = _scalar_lines(doc, place)
+    if not written:
+        return mark.line, mark.col
+    # Literal blocks keep line breaks; every other style folds a break into one space.
+    remaining = offset
+    for number, col, text in written:
+        if remaining <= len(text):
+            return number, col + remaining
+        remaining -= len(text) + 1
+    number, col, text = written[-1]
+    return number, col + len(text)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def condition(ctx: BuildContext, place: Located) -> Condition | None:
@@ -31,14 +80,10 @@ def condition(ctx: BuildContext, place: Located) -> Condition | None:
     try:
         return compile_condition(str(source))
     except ExpressionError as exc:
-        mark = place.doc.value_mark(place.path)
-        if mark.style in _BLOCK_STYLES:
-            line, col = mark.line + 1, place.doc.mark(place.path).col + 2
-        else:
-            line = mark.line
-            col = mark.col + (1 if mark.style in _QUOTE_STYLES else 0) + (exc.offset or 0)
+        line, col = locate_in_scalar(place.doc, place, exc.offset or 0)
         ctx.errors.append(RuleError(place.doc.path, line, col,
-                                    f"{place.where}: {exc.message} in '{source}'"))
+                                    f"{place.where}: {exc.message} (condition: "
+                                    f"{_one_line(str(source))})"))
         return None
 
 
@@ -126,12 +171,18 @@ def build_template(ctx: BuildContext, doc: YamlDocument,
     except TemplateError as exc:
         field = exc.field or "body"
         place = spec.at(field)
-        mark = doc.value_mark(place.path)
         if exc.line is None:
             line, col = doc.mark(place.path).line, doc.mark(place.path).col
-        elif mark.style in _BLOCK_STYLES:
-            line, col = mark.line + exc.line, doc.mark(place.path).col + 2
         else:
-            line, col = mark.line + exc.line - 1, mark.col
+            text = str(place.get() or "")
+            offset = sum(len(part) + 1 for part in text.split("\n")[:exc.line - 1])
+            named = _QUOTED.search(exc.message)
+            if named:  # point at the name itself when the message quotes it
+                name = named.group(1)
+                found = text.find(name, offset)
+                if found < 0:  # written with spaces or brackets: find its last part
+                    found = text.find(name.split(".")[-1], offset)
+                offset = found if found >= 0 else offset
+            line, col = locate_in_scalar(doc, place, offset)
         ctx.errors.append(RuleError(doc.path, line, col, f"{place.where}: {exc.message}"))
         return None

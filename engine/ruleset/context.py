@@ -92,6 +92,8 @@ class BuildContext:
 
     def parse(self, place: Located, parser: Callable[[Any], T], default: T) -> T:
         """Run `parser` on the value at `place`; a ValueError becomes a located error."""
+        if place.path in place.doc.reported:
+            return default  # the reader already reported this value
         value = place.get()
         try:
             return parser(value)

@@ -220,7 +220,7 @@ def compile_condition(source: str) -> Condition:
     try:
         tree = ast.parse(body, mode="eval")
     except SyntaxError as exc:
-        message = f"invalid syntax: {exc.msg}"
+        message = "invalid syntax" if exc.msg == "invalid syntax" else f"invalid syntax: {exc.msg}"
         if "\n" in body:
             message += " (wrap a condition that spans lines in parentheses, or fold it with '>')"
         line, column = exc.lineno or 1, max((exc.offset or 1) - 1, 0)
@@ -298,9 +298,17 @@ class _Checker:
         checked = ast.Compare(
             left=self.check(node.left),
             ops=node.ops,
-            comparators=[self.check(c) for c in node.comparators],
+            comparators=[self._membership(c) if isinstance(op, (ast.In, ast.NotIn))
+                         else self.check(c) for op, c in zip(node.ops, node.comparators)],
         )
         return ast.copy_location(checked, node)
+
+    def _membership(self, node: ast.expr) -> ast.expr:
+        """Check the right side of `in`: there, and only there, `('a', 'b')` is a tuple."""
+        if isinstance(node, ast.Tuple):
+            elements = [self.check(element) for element in node.elts]
+            return ast.copy_location(ast.Tuple(elts=elements, ctx=ast.Load()), node)
+        return self.check(node)
 
     def _check_Constant(self, node: ast.Constant) -> ast.expr:
         value = node.value
@@ -397,6 +405,13 @@ class _Checker:
         return ast.copy_location(ast.List(elts=elements, ctx=ast.Load()), node)
 
     def _check_Tuple(self, node: ast.Tuple) -> ast.expr:
+        # A tuple must be written in parentheses: a bare comma is the mistake `25,000`,
+        # which would make a tuple, and a tuple is always true.
+        start = _node_index(self.body, node.lineno, node.col_offset)
+        if not self.body[start:start + 1] == "(":
+            raise self.error(node, "a comma outside parentheses makes a tuple, which is always "
+                                   "true; write numbers without thousands separators "
+                                   "(25000, not 25,000)")
         elements = [self.check(element) for element in node.elts]
         return ast.copy_location(ast.Tuple(elts=elements, ctx=ast.Load()), node)
 

@@ -25,7 +25,7 @@ from engine.ruleset.build_workflow import (
     build_cadence, build_escalation, build_route, build_template,
 )
 from engine.ruleset.context import BuildContext, Located, RuleIndex
-from engine.ruleset.schema_check import document_errors
+from engine.ruleset.schema_check import KINDS, document_errors
 from engine.ruleset.templates import BUILTIN_MESSAGES, load_builtin_templates
 from engine.ruleset.types import Agency, ReminderCadence, RuleSet, frozen_mapping
 from engine.ruleset.vocabulary import MESSAGE_VARIABLES
@@ -86,9 +86,34 @@ def _read_all(root: Path, shown_root: str) -> tuple[list[YamlDocument], list[Rul
     return documents, errors
 
 
-def _index(valid: dict[str, list[YamlDocument]], ctx_errors: list[RuleError]) -> RuleIndex:
+def _readable(documents: list[YamlDocument]) -> dict[str, list[YamlDocument]]:
+    """Group by kind every document whose kind and id can be read, valid or not.
+
+    References are resolved against these, so a document with a schema error elsewhere
+    does not also make every reference to it look unknown.
+    """
+    readable: dict[str, list[YamlDocument]] = {}
+    for doc in documents:
+        data = doc.data
+        if not isinstance(data, dict) or data.get("kind") not in KINDS:
+            continue
+        metadata = data.get("metadata")
+        if isinstance(metadata, dict) and isinstance(metadata.get("id"), (str, int)):
+            readable.setdefault(data["kind"], []).append(doc)
+    return readable
+
+
+def _spec_items(doc: YamlDocument, key: str) -> list[dict]:
+    spec = doc.data.get("spec")
+    value = spec.get(key) if isinstance(spec, dict) else None
+    if isinstance(value, dict):
+        return [value]
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _index(readable: dict[str, list[YamlDocument]], ctx_errors: list[RuleError]) -> RuleIndex:
     index = RuleIndex()
-    for kind, docs in valid.items():
+    for kind, docs in readable.items():
         seen: dict[str, YamlDocument] = {}
         for doc in docs:
             doc_id = str(doc.data["metadata"]["id"])
@@ -98,16 +123,19 @@ def _index(valid: dict[str, list[YamlDocument]], ctx_errors: list[RuleError]) ->
                     f"{kind} id '{doc_id}' is already declared at "
                     f"{first.path}:{first.mark(('metadata', 'id')).line}")))
             seen.setdefault(doc_id, doc)
-    for doc in valid.get("Agency", []):
-        for person in doc.data["spec"].get("people") or []:
-            index.people[str(person["id"])] = tuple(person.get("roles") or ())
-            index.agency_roles.update(person.get("roles") or ())
-        index.connectors.update(doc.data["spec"].get("connectors") or {})
+    for doc in readable.get("Agency", []):
+        for person in _spec_items(doc, "people"):
+            roles = person.get("roles") if isinstance(person.get("roles"), list) else []
+            if "id" in person:
+                index.people[str(person["id"])] = tuple(str(role) for role in roles)
+            index.agency_roles.update(str(role) for role in roles)
+        for connectors in _spec_items(doc, "connectors"):
+            index.connectors.update(str(name) for name in connectors)
     for kind, target in (("Client", index.clients), ("ApprovalRoute", index.approval_routes),
                          ("ReminderCadence", index.reminder_cadences),
                          ("EscalationRule", index.escalation_rules),
                          ("Template", index.templates)):
-        target.update(str(doc.data["metadata"]["id"]) for doc in valid.get(kind, []))
+        target.update(str(doc.data["metadata"]["id"]) for doc in readable.get(kind, []))
     index.templates.update(load_builtin_templates())
     return index
 
@@ -151,7 +179,7 @@ def check_ruleset(root: str | Path) -> tuple[RuleSet | None, list[RuleError]]:
             by_kind.setdefault(doc.data["kind"], []).append(doc)
 
     ctx = BuildContext(shown_root if Path(root).is_dir() else str(Path(shown_root).parent),
-                       _index(by_kind, errors))
+                       _index(_readable(documents), errors))
     agencies = by_kind.get("Agency", [])
     agency: Agency | None = None
     if not agencies and not any(doc.data.get("kind") == "Agency"

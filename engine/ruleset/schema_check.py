@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
@@ -46,9 +47,27 @@ _JSON_TYPE_WORDS = {
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """Return ' (did you mean 'x'?)' for the closest choice, or ''."""
-    close = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    """Return ' (did you mean 'x'?)' for the closest choice, or ''.
+
+    Among equally close choices, the longest shared beginning wins (EUD -> EUR, not VED;
+    USX -> USD, not UZS).
+    """
+    word = str(word)
+    order = {choice: i for i, choice in enumerate(dict.fromkeys(choices))}
+    close = difflib.get_close_matches(word, sorted(order), n=6, cutoff=0.6)
+    if not close:
+        return ""
+    best = difflib.SequenceMatcher(None, word, close[0]).ratio()
+    # Among equals, the caller's order decides last (it may list the likelier ones first).
+    tied = sorted((c for c in close if difflib.SequenceMatcher(None, word, c).ratio() == best),
+                  key=order.__getitem__)
+    folded = word.casefold()
+
+    def shared_prefix(choice: str) -> int:
+        return len(os.path.commonprefix([folded, choice.casefold()]))
+
+    pick = max(tied, key=shared_prefix)  # max keeps the first among equals
+    return f" (did you mean '{pick}'?)"
 
 
 @lru_cache(maxsize=1)
@@ -90,6 +109,10 @@ def _expected_types(types: str | list[str]) -> str:
     names = [types] if isinstance(types, str) else list(types)
     words = [_JSON_TYPE_WORDS.get(name, name) for name in names]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _resolved_subschema(error: ValidationError) -> Mapping[str, Any]:
@@ -208,7 +231,24 @@ def schema_errors(doc: YamlDocument, validator: Draft202012Validator,
     for part in base:
         instance = instance[part]
     found: list[RuleError] = []
+    type_errors: dict[DataPath, ValidationError] = {}
+    errors = []
     for error in validator.iter_errors(instance):
+        if error.validator == "type":
+            # Two branches (an if/then and the base) may both say "wrong type": keep one,
+            # the one that names every type allowed.
+            where = tuple(error.absolute_path)
+            kept = type_errors.get(where)
+            if kept is not None:
+                if len(_as_list(error.validator_value)) > len(_as_list(kept.validator_value)):
+                    errors[errors.index(kept)] = error
+                    type_errors[where] = error
+                continue
+            type_errors[where] = error
+        errors.append(error)
+    for error in errors:
+        if base + tuple(error.absolute_path) in doc.reported:
+            continue  # the reader already said what is wrong with this value
         for data_path, message in validation_messages(error):
             full_path = base + data_path
             if base:

@@ -46,12 +46,20 @@ class YamlDocument:
     start: Mark
     key_marks: dict[DataPath, Mark] = field(repr=False)
     value_marks: dict[DataPath, Mark] = field(repr=False)
+    # Paths whose value the reader already reported (a later check need not repeat it).
+    reported: frozenset[DataPath] = field(default=frozenset(), repr=False)
+    lines: tuple[str, ...] = field(default=(), repr=False)
 
     def mark(self, data_path: DataPath) -> Mark:
-        """Return the mark of the key at `data_path`, or of its closest located parent."""
+        """Return where `data_path` is written: its key, or a list item's own start.
+
+        Falls back to the closest located parent.
+        """
         probe = tuple(data_path)
         while probe:
             found = self.key_marks.get(probe)
+            if found is None and isinstance(probe[-1], int):
+                found = self.value_marks.get(probe)  # a list item has no key: its start
             if found is not None:
                 return found
             probe = probe[:-1]
@@ -109,6 +117,7 @@ class _Builder:
         self.key_marks: dict[DataPath, Mark] = {}
         self.value_marks: dict[DataPath, Mark] = {}
         self.errors: list[RuleError] = []
+        self.reported: set[DataPath] = set()
         self.nodes = 0
         self.open_nodes: set[int] = set()
 
@@ -164,12 +173,15 @@ class _Builder:
             self._fail(node, f"unsupported YAML tag '{tag}'")
             return node.value
         if tag == "tag:yaml.org,2002:float":
-            return self._decimal(node)
+            value = self._decimal(node, data_path)
+            if not isinstance(value, Decimal):
+                self.reported.add(data_path)
+            return value
         if tag == "tag:yaml.org,2002:str":
             return node.value
         return self.loader.construct_object(node, deep=True)
 
-    def _decimal(self, node: ScalarNode) -> Decimal | str:
+    def _decimal(self, node: ScalarNode, data_path: DataPath) -> Decimal | str:
         # YAML decimals are read from their text, so `12000.10` never passes through a float.
         text = node.value.replace("_", "")
         try:
@@ -177,7 +189,9 @@ class _Builder:
         except InvalidOperation:
             value = None
         if value is None or not value.is_finite():
-            self._fail(node, f"'{node.value}' is not a finite decimal number")
+            where = format_data_path(data_path)
+            self._fail(node, f"{where + ': ' if where else ''}'{node.value}' is not a finite "
+                             "decimal number")
             return node.value
         return value
 
@@ -204,14 +218,16 @@ def read_yaml_documents(path: str, raw: bytes) -> tuple[list[YamlDocument], list
         return [], [problem]
     assert text is not None
     loader = _RuleLoader(text)
+    text_lines = tuple(text.splitlines())
     documents: list[YamlDocument] = []
     errors: list[RuleError] = []
     try:
         index = 0
         while loader.check_node():
             node = loader.get_node()
-            if node is None:
-                continue
+            if node is None or (isinstance(node, ScalarNode) and node.tag.endswith(":null")
+                                and node.value in ("", "~", "null")):
+                continue  # an empty document, e.g. after a trailing `---`
             builder = _Builder(path, loader)
             try:
                 data = builder.build(node, ())
@@ -222,14 +238,18 @@ def read_yaml_documents(path: str, raw: bytes) -> tuple[list[YamlDocument], list
             errors.extend(builder.errors)
             start = Mark(node.start_mark.line + 1, node.start_mark.column + 1)
             documents.append(YamlDocument(path, index, data, start, builder.key_marks,
-                                          builder.value_marks))
+                                          builder.value_marks, frozenset(builder.reported),
+                                          text_lines))
             index += 1
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem_text = exc.problem or str(exc)
         if exc.context:
-            problem_text = f"{problem_text} ({exc.context})"
+            opened = exc.context_mark
+            where = (f" started at line {opened.line + 1}, column {opened.column + 1}"
+                     if opened is not None and opened is not mark else "")
+            problem_text = f"{problem_text} ({exc.context}{where})"
         errors.append(RuleError(path, line, col, f"YAML syntax error: {problem_text}"))
     except yaml.YAMLError as exc:
         errors.append(RuleError(path, 1, 1, f"YAML error: {exc}"))

@@ -23,7 +23,7 @@ from engine.core.step import Step
 from engine.errors import EventError
 from engine.model.events import Event, PaymentAssigned, PaymentReceived
 from engine.model.invoice import Invoice
-from engine.model.money import format_money
+from engine.model.money import format_money, is_currency
 from engine.ruleset.types import Client
 from engine.workflow.collections import stop_collections
 
@@ -36,10 +36,13 @@ _ZERO = Decimal(0)
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-_/.]*[A-Za-z0-9]|[A-Za-z0-9]")
 
 
-def _payment_json(payment: Payment) -> dict[str, str | None]:
-    return {"id": payment.id, "amount": format_money(payment.amount, payment.currency),
-            "currency": payment.currency, "date": payment.date.isoformat(),
-            "reference": payment.reference, "payer": payment.payer, "client": payment.client}
+def _payment_json(payment: Payment) -> dict[str, str]:
+    amount = (format_money(payment.amount, payment.currency) if is_currency(payment.currency)
+              else f"{payment.amount}")
+    body = {"id": payment.id, "amount": amount, "currency": payment.currency,
+            "date": payment.date.isoformat(), "reference": payment.reference,
+            "payer": payment.payer, "client": payment.client}
+    return {key: value for key, value in body.items() if value is not None}
 
 
 def _identify(step: Step, payment: Payment) -> Client | None:
@@ -117,7 +120,7 @@ def _settled(step: Step, invoice: Invoice) -> None:
 
 def _unmatched(step: Step, payment: Payment, reason: str) -> None:
     step.state.unmatched[payment.id] = payment
-    step.emit("payment.unmatched", payment.id, payment.client or "", "", {
+    step.emit("payment.unmatched", payment.id, payment.client, "reconciliation#unmatched", {
         "payment": _payment_json(payment), "reason": reason,
     })
 
