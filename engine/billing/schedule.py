@@ -18,7 +18,7 @@ from engine.billing.drafting import record_draft, unique_draft_id
 from engine.billing.intake import take_expenses
 from engine.billing.time_materials import expense_line
 from engine.billing.periods import (
-    Month, month_bounds, month_of, next_month, period_key, service_window,
+    Month, month_bounds, month_of, next_month, period_key, previous_month, service_window,
 )
 from engine.core.state import EngineState, digest
 from engine.core.step import Step
@@ -106,8 +106,10 @@ def _draft_retainer(step: Step, client: Client, engagement: Retainer, month: Mon
     lines.extend(expense_line(item, None, client.currency) for item in expenses)
     if not lines:
         return  # no empty invoices (and, with no lines, nothing was taken)
-    invoice_id = unique_draft_id(step, f"{engagement.key}/{period_key(month)}")
     window = service_window(month, engagement.start, engagement.end)
+    # After the end, the closing draft bills the last period's overage: name it for that.
+    period = period_key(month) if window else f"{period_key(previous_month(month))}-overage"
+    invoice_id = unique_draft_id(step, f"{engagement.key}/{period}")
     invoice = Invoice.draft(
         id=invoice_id, client=client.id, engagement=engagement.id, currency=client.currency,
         lines=tuple(lines), tax_rate=client.tax.rate, tax_label=client.tax.label,

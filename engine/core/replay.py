@@ -100,11 +100,13 @@ def replay(rules: RuleSet, events: EventSource, start: date, end: date,
             for action in actions:
                 on_action(action)
 
+    timers = state.timers
     for count, event in enumerate(stream, start=1):
         if event.at >= finish:
             result.events_after_end += 1
             continue
-        collect(engine.tick(state, event.at))
+        if timers.may_be_due(event.at):
+            collect(engine.tick(state, event.at))
         try:
             collect(engine.apply(state, event))
             result.events_applied += 1

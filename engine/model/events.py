@@ -10,6 +10,11 @@ immutable like frozen dataclasses, but built at C speed.
 from __future__ import annotations
 
 import json
+
+try:  # orjson parses an event in about a third of the standard library's time
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - orjson is a dependency; keep working without it
+    _loads = json.loads
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -208,7 +213,7 @@ def parse_event_line(text: str, source: str, line: int) -> Event:
     """Parse one NDJSON line; errors name `source:line`."""
     origin = f"{source}:{line}"
     try:
-        data = json.loads(text)
+        data = _loads(text)
     except ValueError as exc:
         raise EventError(source, line, f"not valid JSON ({exc})") from None
     try:

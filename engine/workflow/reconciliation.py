@@ -14,7 +14,6 @@ has, is never guessed: it becomes `payment.unmatched` for a person to assign.
 
 from __future__ import annotations
 
-import itertools
 import re
 from decimal import Decimal
 
@@ -76,11 +75,25 @@ def _oldest_first(invoices: list[Invoice]) -> list[Invoice]:
 
 
 def _exact_set(invoices: list[Invoice], amount: Decimal) -> tuple[Invoice, ...] | None:
+    """Return the oldest set of 2..5 open invoices whose balances add up to `amount`."""
     window = _oldest_first(invoices)[:SET_SEARCH_WINDOW]
+    balances = [inv.balance for inv in window]
+
+    def search(size: int, start: int, left: Decimal, chosen: list[int]) -> list[int] | None:
+        # Depth-first in index order = lexicographic order: the oldest set of a size first.
+        if len(chosen) == size:
+            return chosen if left == 0 else None
+        for i in range(start, len(window) - (size - len(chosen)) + 1):
+            if balances[i] <= left:  # balances are positive: a larger one cannot fit
+                found = search(size, i + 1, left - balances[i], chosen + [i])
+                if found is not None:
+                    return found
+        return None
+
     for size in range(2, MAX_SET_SIZE + 1):
-        for combo in itertools.combinations(window, size):  # lexicographic: oldest sets first
-            if sum((inv.balance for inv in combo), _ZERO) == amount:
-                return combo
+        found = search(size, 0, amount, [])
+        if found is not None:
+            return tuple(window[i] for i in found)
     return None
 
 

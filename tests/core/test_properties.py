@@ -325,6 +325,8 @@ def retainer_periods(actions: list[dict[str, Any]]) -> Counter[str]:
             invoice = action["payload"]["invoice"]
             client, engagement, period = invoice["id"].split("/")
             assert (client, engagement) == ("acme", "care")
+            if period.endswith("-overage"):
+                continue  # after the end: the last period's overage, not a period of its own
             periods[period] += 1
     return periods
 
