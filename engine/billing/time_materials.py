@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
@@ -38,6 +39,7 @@ def draft_date(engagement: TimeAndMaterials, calendar: AgencyCalendar, month: Mo
     return calendar.billing_date(month[0], month[1], terms.billing_day)
 
 
+@functools.lru_cache(maxsize=8192)  # the same few hour values recur in every timesheet
 def rounded_hours(hours: Decimal, increment_minutes: int) -> Decimal:
     """Round hours up to the increment, in minutes; 0 leaves them exact."""
     if increment_minutes <= 0:

@@ -83,7 +83,7 @@ class Engine:
         """Make this rule set the one in force for `state` (first start or hot reload)."""
         state.rules_version = self.rules.version
         arm_billing_timers(self.rules, state)
-        if state.clock is not None and any(inv.is_open for inv in state.invoices.values()):
+        if state.clock is not None and state.open_ids:
             arm_day_timer(Step(self.rules, state, state.clock))
 
     def tick(self, state: EngineState, until: datetime, *, resumed: bool = False,

@@ -246,6 +246,8 @@ STATE_FIELDS: dict[str, _Codec] = {
     "seen_events": DIGESTS,
     "invoices": dict_of(INVOICE),
     "by_client": dict_of(list_of(STR)),
+    "numbers": dict_of(STR),
+    "open_ids": set_of(STR),
     "supporting": dict_of(tuple_of(BILLABLE)),
     "awaiting": dict_of(APPROVAL_WAIT),
     "flagged_by": dict_of(STR),

@@ -100,7 +100,10 @@ class EngineState:
     clock: datetime | None = None
     seen_events: set[bytes] = field(default_factory=set)
     invoices: dict[str, Invoice] = field(default_factory=dict)
+    # Indexes of `invoices`, kept by put_invoice: by client, by number, the open ones.
     by_client: dict[str, list[str]] = field(default_factory=dict)
+    numbers: dict[str, str] = field(default_factory=dict)
+    open_ids: set[str] = field(default_factory=set)
     supporting: dict[str, tuple[Billable, ...]] = field(default_factory=dict)
     awaiting: dict[str, ApprovalWait] = field(default_factory=dict)
     flagged_by: dict[str, str] = field(default_factory=dict)
@@ -122,10 +125,20 @@ class EngineState:
     rules_version: str = ""
 
     def put_invoice(self, invoice: Invoice) -> None:
-        """Store a new or changed invoice, indexing new ones by client."""
+        """Store a new or changed invoice and keep the indexes true."""
         if invoice.id not in self.invoices:
             self.by_client.setdefault(invoice.client, []).append(invoice.id)
         self.invoices[invoice.id] = invoice
+        if invoice.number is not None:
+            self.numbers[invoice.number] = invoice.id
+        if invoice.is_open:
+            self.open_ids.add(invoice.id)
+        else:
+            self.open_ids.discard(invoice.id)
+
+    def open_invoices(self) -> list[Invoice]:
+        """Return the invoices with a balance still owed, in id order."""
+        return [self.invoices[invoice_id] for invoice_id in sorted(self.open_ids)]
 
     def client_invoices(self, client_id: str) -> list[Invoice]:
         """Return a client's invoices in the order they were drafted."""

@@ -9,6 +9,7 @@ change or a payment makes a new Invoice.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -123,7 +124,15 @@ class Invoice:
         return self.status == "issued" and self.balance > _ZERO
 
     def as_json(self) -> dict[str, Any]:
-        """Return the invoice object of SPEC §3, all money as decimal strings."""
+        """Return the invoice object of SPEC §3, all money as decimal strings.
+
+        Computed once per (immutable) invoice and shared by every action that carries it:
+        callers must not change it.
+        """
+        return self._json
+
+    @functools.cached_property
+    def _json(self) -> dict[str, Any]:
         money = self.currency
         body: dict[str, Any] = {
             "id": self.id,

@@ -7,6 +7,7 @@ Every document-level value carries a `Source`, so an action can name the rule
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
 from collections.abc import Mapping
@@ -171,11 +172,19 @@ class _EngagementBase:
 
     def in_force(self, on: date) -> "Engagement":
         """Return this engagement with every revision effective on or before `on` applied."""
-        current: Any = self
+        dates, versions = self._versions
+        return versions[bisect.bisect_right(dates, on)]
+
+    @functools.cached_property
+    def _versions(self) -> tuple[list[date], list[Any]]:
+        # Each revision's values applied once, in order: in_force is then a binary search
+        # (it runs for every priced time entry).
+        dates: list[date] = []
+        versions: list[Any] = [self]
         for revision in self.revisions:
-            if revision.effective <= on:
-                current = dataclasses.replace(current, **dict(revision.values))
-        return current
+            dates.append(revision.effective)
+            versions.append(dataclasses.replace(versions[-1], **dict(revision.values)))
+        return dates, versions
 
 
 @dataclass(frozen=True)

@@ -185,13 +185,13 @@ def on_day_timer(step: Step, timer: Timer) -> None:
     calendar = step.rules.agency.calendar
     day = calendar.local_date(timer.fire_at)
     next_start = calendar.start_of_day(day + timedelta(days=1))
-    open_invoices = [inv for inv in state.invoices.values() if inv.is_open]
+    open_invoices = state.open_invoices()
     if open_invoices:
         state.timers.arm(next_start, "day", "escalations", key=DAY_TIMER)
     if step.resumed and next_start <= step.at:
         return  # after downtime the check runs once, for today
     today = step.today
-    for invoice in sorted(open_invoices, key=lambda inv: inv.id):
+    for invoice in open_invoices:
         # Escalation is for late invoices: one not yet past due is not looked at.
         if (invoice.due_date is None or invoice.due_date >= today
                 or invoice.id in state.disputed or invoice.trigger == "late_fee"):

@@ -62,11 +62,11 @@ def _identify(step: Step, payment: Payment) -> Client | None:
 def _by_reference(step: Step, payment: Payment) -> Invoice | None:
     if not payment.reference:
         return None
-    numbers = {inv.number: inv for inv in step.state.invoices.values()
-               if inv.number is not None and inv.is_open}
+    state = step.state
     for token in _TOKEN.findall(payment.reference):
-        if token in numbers:
-            return numbers[token]
+        invoice_id = state.numbers.get(token)
+        if invoice_id is not None and state.invoices[invoice_id].is_open:
+            return state.invoices[invoice_id]
     return None
 
 
