@@ -304,6 +304,23 @@ class RuleSet:
     projects: Mapping[str, tuple[str, str]]
     warnings: tuple[str, ...] = ()
 
+    @functools.cached_property
+    def memo(self) -> dict[Any, Any]:
+        """A cache for values derived from these rules alone (never part of any state)."""
+        return {}
+
+    @functools.cached_property
+    def payers(self) -> Mapping[str, str]:
+        """Map each way a payer names a client (name, id, billing e-mail, external id),
+        case-folded, to the client id; the first client in file order wins a tie."""
+        found: dict[str, str] = {}
+        for client in self.clients.values():
+            names = [client.name, client.id, *(c.email for c in client.billing_contacts),
+                     *(str(value) for value in client.external_ids.values())]
+            for name in names:
+                found.setdefault(name.casefold(), client.id)
+        return MappingProxyType(found)
+
     def engagement_for_project(self, project: str) -> Engagement | None:
         """Return the engagement whose `projects` list names `project`."""
         owner = self.projects.get(project)

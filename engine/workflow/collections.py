@@ -20,7 +20,7 @@ from engine.model.invoice import Invoice, make_line
 from engine.model.money import percent_of
 from engine.ruleset.expressions import ExpressionError
 from engine.ruleset.types import Client, EscalationRule, ReminderCadence, ReminderStep
-from engine.workflow.context import condition_context, days_overdue
+from engine.workflow.context import condition_context, days_overdue, open_balances
 
 __all__ = ["on_issued", "on_reminder_timer", "on_day_timer", "stop_collections",
            "reminder_instant", "arm_day_timer"]
@@ -43,11 +43,18 @@ def reminder_instant(step: Step, cadence: ReminderCadence, reminder: ReminderSte
 
 
 def _cadence_steps(step: Step, invoice: Invoice) -> tuple[ReminderCadence, list[tuple[datetime, int]]]:
+    """Return the invoice's cadence and its steps' instants, in firing order."""
     client = step.client(invoice.client)
     cadence = step.rules.reminder_cadences[client.reminder_cadence]
-    assert invoice.due_date is not None
-    timed = sorted((reminder_instant(step, cadence, s, invoice.due_date), i)
-                   for i, s in enumerate(cadence.steps))
+    due = invoice.due_date
+    assert due is not None
+    # Invoices due on the same day share their reminder times: work them out once.
+    key = ("reminders", cadence.id, due)
+    timed = step.rules.memo.get(key)
+    if timed is None:
+        timed = sorted((reminder_instant(step, cadence, s, due), i)
+                       for i, s in enumerate(cadence.steps))
+        step.rules.memo[key] = timed
     return cadence, timed
 
 
@@ -135,13 +142,14 @@ def _late_fee(step: Step, invoice: Invoice, rule: EscalationRule, count: int) ->
                          tax_rate=None, tax_label=None, trigger="late_fee")
 
 
-def _escalate(step: Step, invoice: Invoice, client: Client) -> None:
+def _escalate(step: Step, invoice: Invoice, client: Client, open_balance: Decimal) -> None:
     from engine.billing.drafting import record_draft  # drafting routes through approval
 
     state = step.state
     fired = state.escalations_fired.setdefault(invoice.id, {})
     engagement = client.engagements.get(invoice.engagement)
-    context = condition_context(state, client, engagement, invoice, step.today, step.at)
+    context = condition_context(state, client, engagement, invoice, step.today, step.at,
+                                open_balance)
     rule_ids = client.escalation_rules if client.escalation_rules is not None \
         else tuple(step.rules.escalation_rules)
     for rule_id in rule_ids:
@@ -191,9 +199,10 @@ def on_day_timer(step: Step, timer: Timer) -> None:
     if step.resumed and next_start <= step.at:
         return  # after downtime the check runs once, for today
     today = step.today
+    balances = open_balances(state)
     for invoice in open_invoices:
         # Escalation is for late invoices: one not yet past due is not looked at.
         if (invoice.due_date is None or invoice.due_date >= today
                 or invoice.id in state.disputed or invoice.trigger == "late_fee"):
             continue
-        _escalate(step, invoice, step.client(invoice.client))
+        _escalate(step, invoice, step.client(invoice.client), balances[invoice.client])

@@ -16,7 +16,7 @@ from engine.model.invoice import Invoice
 from engine.ruleset.types import Client, Engagement
 
 __all__ = ["invoice_fields", "client_fields", "engagement_fields", "condition_context",
-           "days_overdue"]
+           "days_overdue", "open_balances"]
 
 
 def days_overdue(invoice: Invoice, today: date) -> int:
@@ -62,13 +62,24 @@ def _open_balance(state: EngineState, client_id: str) -> Decimal:
                Decimal(0))
 
 
+def open_balances(state: EngineState) -> dict[str, Decimal]:
+    """Return every client's open balance, in one pass over the open invoices."""
+    balances: dict[str, Decimal] = {}
+    for invoice in state.open_invoices():
+        balances[invoice.client] = balances.get(invoice.client, Decimal(0)) + invoice.balance
+    return balances
+
+
 def condition_context(state: EngineState, client: Client, engagement: Engagement | None,
-                      invoice: Invoice, today: date, now: datetime) -> dict[str, Any]:
+                      invoice: Invoice, today: date, now: datetime,
+                      open_balance: Decimal | None = None) -> dict[str, Any]:
     """Return the names a condition may read about `invoice` at `now`."""
     in_force = engagement.in_force(invoice.period_start or today) if engagement else None
+    if open_balance is None:
+        open_balance = _open_balance(state, client.id)
     return {
         "invoice": invoice_fields(invoice, today, client.id not in state.clients_invoiced),
-        "client": client_fields(client, _open_balance(state, client.id)),
+        "client": client_fields(client, open_balance),
         "engagement": engagement_fields(in_force) if in_force else {},
         "now": now,
         "today": today,

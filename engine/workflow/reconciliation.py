@@ -50,13 +50,8 @@ def _identify(step: Step, payment: Payment) -> Client | None:
     payer = (payment.payer or "").strip().casefold()
     if not payer:
         return None
-    for client in step.rules.clients.values():
-        names = {client.name.casefold(), client.id.casefold()}
-        names |= {contact.email.casefold() for contact in client.billing_contacts}
-        names |= {str(value).casefold() for value in client.external_ids.values()}
-        if payer in names:
-            return client
-    return None
+    client_id = step.rules.payers.get(payer)
+    return step.rules.clients[client_id] if client_id is not None else None
 
 
 def _by_reference(step: Step, payment: Payment) -> Invoice | None:
