@@ -68,6 +68,11 @@ class Daemon:
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
         """Load the rules (they must be valid to start), then start every part."""
+        claim = getattr(self.store, "claim_for_daemon", None)
+        if claim is not None:  # one daemon per SQLite file; a dead one's leases are freed
+            freed = claim()
+            if freed:
+                log.info("%d deliveries cut short by the previous run are due again", freed)
         outcome = self.reload_rules("start")
         if not outcome:
             raise SystemExit(1)

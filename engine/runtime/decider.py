@@ -68,7 +68,13 @@ class Decider:
             if snapshot.rules_version != self.rules.version:
                 self._announce_rules(snapshot.rules_version)
             self.engine.adopt(self.state)
-        self._resuming = True
+        # Downtime: from the engine's clock to this start. Every tick that begins inside it
+        # catches up `resumed` (missed drafts all created, of reminders and nudges only the
+        # latest), in whatever rounds and between whatever events received meanwhile.
+        self._down_until: datetime | None = None
+        now = clock.now()
+        if self.state.clock is not None and now - self.state.clock > DOWNTIME_GRACE:
+            self._down_until = now
 
     def _announce_rules(self, previous: str | None) -> None:
         """Log `rules.changed` in the event log, so history shows when rules took effect."""
@@ -97,8 +103,10 @@ class Decider:
 
     def _tick(self, until: datetime, actions: list[Action]) -> None:
         clock = self.state.clock
-        resumed = self._resuming and clock is not None and until - clock > DOWNTIME_GRACE
-        self._resuming = False
+        resumed = (self._down_until is not None and clock is not None
+                   and clock < self._down_until)
+        if self._down_until is not None and until >= self._down_until:
+            self._down_until = None  # this tick ends the catch-up
         actions.extend(self.engine.tick(self.state, until, resumed=resumed))
 
     def run_round(self) -> Round:

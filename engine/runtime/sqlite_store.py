@@ -12,6 +12,7 @@ many have run. Never edit a released migration: append a new one.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import weakref
@@ -25,6 +26,11 @@ from engine.errors import StoreError
 from engine.model.actions import Action, dump_action
 from engine.runtime.store import (DEFAULT_LEASE, Delivery, DeliveryOutcome, IncomingEvent,
                                   RulesRecord, Snapshot, StoreCounts, StoredEvent)
+
+try:
+    import fcntl
+except ImportError:  # not on POSIX: one daemon per file is then the operator's to ensure
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["SqliteStore", "MIGRATIONS", "SCHEMA_VERSION", "BUSY_TIMEOUT_MS"]
 
@@ -170,6 +176,7 @@ class SqliteStore:
         self._lock = threading.Lock()
         self._closed = False
         self._now = now
+        self._claim: int | None = None
         conn = self._conn()
         # WAL: readers never block the writer nor it them, so intake, the engine and the
         # dispatcher run side by side; and a commit is one append to the log file.
@@ -182,28 +189,34 @@ class SqliteStore:
                        (_utc(now()),))
 
     # -- connections and transactions -------------------------------------------------
-    def _connect(self) -> _Connection:
+    def _connect(self, synchronous: str = "FULL") -> _Connection:
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, factory=_Connection,
                                isolation_level=None, check_same_thread=False)
         # FULL: in WAL mode NORMAL skips the fsync at each commit, so a power cut can undo
         # the last commits. An event acknowledged to its sender, or an engine commit after
         # which a connector was called, must survive that; FULL makes every commit durable.
-        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         # The outbox names logged actions and rejections name logged events; say so.
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
-    def _conn(self) -> _Connection:
+    def _conn(self, kind: str = "conn") -> _Connection:
+        """Return this thread's connection: `conn` (every commit fsynced) or `settle`."""
         if self._closed:
             raise StoreError(f"{self.path}: the store is closed")
-        conn = getattr(self._local, "conn", None)
+        conn = getattr(self._local, kind, None)
         if conn is None:
             try:
-                conn = self._connect()
+                # `settle` records delivery outcomes: NORMAL, so that the record follows the
+                # far side's acceptance as closely as possible (docs/delivery.md). In WAL
+                # mode a process crash never loses a committed transaction; only an OS crash
+                # or power cut can undo the last NORMAL commits, and then a message is sent
+                # again with the same idempotency key.
+                conn = self._connect("NORMAL" if kind == "settle" else "FULL")
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: cannot open the store ({exc})") from None
-            self._local.conn = conn  # closed with its thread, or by close()
+            setattr(self._local, kind, conn)  # closed with its thread, or by close()
             with self._lock:
                 self._connections.add(conn)
         return conn
@@ -219,8 +232,9 @@ class SqliteStore:
         return self._run(lambda: conn.execute(sql, params).fetchall())
 
     @contextmanager
-    def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[_Connection]:
-        conn = self._conn()
+    def _transaction(self, begin: str = "BEGIN IMMEDIATE", *,
+                     kind: str = "conn") -> Iterator[_Connection]:
+        conn = self._conn(kind)
         self._run(lambda: conn.execute(begin))
         try:
             yield conn
@@ -236,8 +250,33 @@ class SqliteStore:
         with self._lock:
             self._closed = True
             connections = list(self._connections)
+            claim, self._claim = self._claim, None
         for conn in connections:
             conn.close()
+        if claim is not None:
+            os.close(claim)  # releases the daemon's lock
+
+    # -- the one daemon of this file --------------------------------------------------
+    def claim_for_daemon(self) -> int:
+        """Make this store the running daemon's own; return how many stale leases it freed.
+
+        A SQLite store is served by one daemon: an exclusive lock on `<file>.lock`, held
+        until `close()` (or the process's end, however it ends), refuses a second one. The
+        leases left in the outbox are therefore a dead daemon's, whose deliveries were cut
+        short: they are due again at once instead of when their lease would run out.
+        """
+        if fcntl is not None and self._claim is None:
+            handle = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(handle)
+                raise StoreError(f"{self.path}: another billflow daemon is running on this "
+                                 "store") from None
+            self._claim = handle
+        with self._transaction() as conn:
+            return conn.execute("UPDATE outbox SET leased_until = NULL WHERE status = 'pending' "
+                                "AND leased_until IS NOT NULL").rowcount
 
     # -- event log --------------------------------------------------------------------
     def append_events(self, events: Sequence[IncomingEvent]) -> list[bool]:
@@ -345,7 +384,7 @@ class SqliteStore:
         settled = _utc(at)
         next_at = _utc(next_attempt_at) if outcome == "retry" and next_attempt_at else None
         key = (action_id, connector)
-        with self._transaction() as conn:
+        with self._transaction(kind="settle") as conn:
             row = conn.execute("SELECT status, attempts FROM outbox WHERE action_id = ? "
                                "AND connector = ?", key).fetchone()
             if row is None:
