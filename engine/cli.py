@@ -120,9 +120,8 @@ def simulate(rules: str, events_path: str, start: str, end: str, fmt: str) -> No
 
         result = replay(ruleset, events, first, last, on_progress=advance)
     if fmt == "ndjson":
-        out = click.get_text_stream("stdout")
         for action in result.actions:
-            out.write(dump_action(action) + "\n")
+            sys.stdout.write(dump_action(action) + "\n")
     else:
         click.echo(render_table(action_rows(result.actions)))
     for error in result.errors:

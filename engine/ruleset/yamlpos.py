@@ -242,6 +242,9 @@ def read_yaml_documents(path: str, raw: bytes) -> tuple[list[YamlDocument], list
                                           text_lines))
             index += 1
     except yaml.MarkedYAMLError as exc:
+        if "maximum nesting depth" in str(exc.problem):  # libyaml's own recursion limit
+            return documents, errors + [RuleError(path, 1, 1, "this document is too large or "
+                                                              "nested too deeply")]
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem_text = exc.problem or str(exc)
