@@ -41,6 +41,9 @@ class Backend(Protocol):
 class _Handler(BaseHTTPRequestHandler):
     server: "HttpSurface"
     protocol_version = "HTTP/1.1"
+    # A reply is written as headers, then body: with Nagle's algorithm the body waits for
+    # the client's delayed ACK of the headers, 40 ms on every keep-alive request.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         # Requests are logged without headers or bodies: they carry tokens and client data.
