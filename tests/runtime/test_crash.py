@@ -290,7 +290,10 @@ def test_sigkill_during_dispatch_loses_nothing(tmp_path: Path, smtp) -> None:
     events = write_rules(rules)
     db = tmp_path / "store" / "billflow.db"
     env = {**os.environ, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port),
-           "BILLFLOW_TOKEN": "crash-test-token", "PYTHONPATH": str(REPO)}
+           "BILLFLOW_TOKEN": "crash-test-token", "PYTHONPATH": str(REPO),
+           # No native thread pools in the forking interpreter (numerical libraries that a
+           # PDF dependency imports would otherwise start some): it must fork cleanly.
+           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     feed = tmp_path / "events.ndjson"
     feed.write_text("".join(json.dumps(event) + "\n" for event in events), encoding="utf-8")
     ingested = cli("ingest", str(feed), "--db", str(db), env=env)
