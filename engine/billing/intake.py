@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from engine.billing import project_fixed
-from engine.billing.drafting import record_draft
+from engine.billing.drafting import record_draft, unique_draft_id
 from engine.billing.periods import period_of
 from engine.billing.time_materials import expense_line
 from engine.core.state import Billable, PeriodHours, RetainerEntry, digest
@@ -150,11 +150,13 @@ def milestone_completed(step: Step, event: Event) -> None:
         known = [m.id for m in terms.milestones]
         raise EventError(event.origin, None, f"unknown milestone '{payload.milestone}' of "
                                              f"{engagement.key}{did_you_mean(payload.milestone, known)}")
-    invoice_id = f"{engagement.key}/{milestone.id}"
+    milestone_key = f"{engagement.key}/{milestone.id}"
     state = step.state
-    if invoice_id in state.milestones_done:
+    if milestone_key in state.milestones_done:
         return  # billed at most once
-    state.milestones_done.add(invoice_id)
+    state.milestones_done.add(milestone_key)
+    # A milestone completed again after its draft was voided gets a new id (and new actions).
+    invoice_id = unique_draft_id(step, milestone_key)
     if completed_on < state.go_live:
         return  # completed before go-live: billed elsewhere
     line = project_fixed.milestone_line(terms, milestone.id, client.currency)

@@ -59,7 +59,8 @@ def action_rows(actions: Iterable[Action]) -> list[tuple[str, ...]]:
             amount = f"{shown} {invoice.get('currency', '')}".strip() if shown else ""
             invoice_id = invoice.get("id", "")
             number = invoice.get("number") or ""
-        rows.append((action.at.isoformat(timespec="minutes").replace("T", " "), action.type, action.client,
+        rows.append((action.at.isoformat(timespec="minutes").replace("T", " "), action.type,
+                     action.client or "-",
                      invoice_id, number, amount, _detail(action)))
     return rows
 

@@ -312,13 +312,13 @@ class RuleSet:
     @functools.cached_property
     def payers(self) -> Mapping[str, str]:
         """Map each way a payer names a client (name, id, billing e-mail, external id),
-        case-folded, to the client id; the first client in file order wins a tie."""
+        case-folded, to the client id; to "" when several clients share it (never guessed)."""
         found: dict[str, str] = {}
         for client in self.clients.values():
-            names = [client.name, client.id, *(c.email for c in client.billing_contacts),
-                     *(str(value) for value in client.external_ids.values())]
-            for name in names:
-                found.setdefault(name.casefold(), client.id)
+            names = {client.name, client.id, *(c.email for c in client.billing_contacts),
+                     *(str(value) for value in client.external_ids.values())}
+            for name in {name.casefold() for name in names}:
+                found[name] = client.id if found.get(name, client.id) == client.id else ""
         return MappingProxyType(found)
 
     def engagement_for_project(self, project: str) -> Engagement | None:

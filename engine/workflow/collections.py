@@ -132,7 +132,8 @@ def _late_fee(step: Step, invoice: Invoice, rule: EscalationRule, count: int) ->
               if fee.percent is not None else fee.amount or Decimal(0))
     if amount <= 0:
         return None
-    suffix = "late-fee" if count == 1 else f"late-fee-{count}"
+    # One late-fee invoice per rule and occurrence: two rules never share an id.
+    suffix = f"late-fee-{rule.id}" if count == 1 else f"late-fee-{rule.id}-{count}"
     label = f"{fee.percent.normalize():f}% of the open balance" if fee.percent is not None else "flat"
     line = make_line(f"Late fee on invoice {invoice.number} ({label})", Decimal(1), amount,
                      invoice.currency)

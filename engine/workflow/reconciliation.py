@@ -22,7 +22,7 @@ from engine.core.step import Step
 from engine.errors import EventError
 from engine.model.events import Event, PaymentAssigned, PaymentReceived
 from engine.model.invoice import Invoice
-from engine.model.money import format_money, is_currency
+from engine.model.money import format_money, is_currency, round_money
 from engine.ruleset.types import Client
 from engine.workflow.collections import stop_collections
 
@@ -50,19 +50,23 @@ def _identify(step: Step, payment: Payment) -> Client | None:
     payer = (payment.payer or "").strip().casefold()
     if not payer:
         return None
-    client_id = step.rules.payers.get(payer)
-    return step.rules.clients[client_id] if client_id is not None else None
+    client_id = step.rules.payers.get(payer)  # "" when several clients answer to it
+    return step.rules.clients[client_id] if client_id else None
 
 
-def _by_reference(step: Step, payment: Payment) -> Invoice | None:
+def _by_reference(step: Step, payment: Payment) -> list[Invoice]:
+    """Return the open invoices whose numbers the reference names, in the order named."""
     if not payment.reference:
-        return None
+        return []
     state = step.state
+    found: list[Invoice] = []
     for token in _TOKEN.findall(payment.reference):
         invoice_id = state.numbers.get(token)
         if invoice_id is not None and state.invoices[invoice_id].is_open:
-            return state.invoices[invoice_id]
-    return None
+            invoice = state.invoices[invoice_id]
+            if invoice not in found:
+                found.append(invoice)
+    return found
 
 
 def _oldest_first(invoices: list[Invoice]) -> list[Invoice]:
@@ -158,18 +162,26 @@ def payment_received(step: Step, event: Event) -> None:
     received: PaymentReceived = event.payload
     if received.client is not None and received.client not in step.rules.clients:
         raise EventError(event.origin, None, f"unknown client '{received.client}'")
+    if is_currency(received.currency) and round_money(received.amount,
+                                                       received.currency) != received.amount:
+        raise EventError(event.origin, None, f"{received.amount} has more decimal places than "
+                                             f"{received.currency} allows")
     payment = Payment(event.id, received.amount, received.currency, received.date, received.reference, received.payer,
                       received.client, step.at)
     referenced = _by_reference(step, payment)
-    if referenced is not None and referenced.currency == payment.currency and (
-            payment.client in (None, referenced.client)):
-        _allocate(step, payment._replace(client=referenced.client), [referenced],
-                  "reconciliation#reference")
-        return
+    if referenced:
+        owner = referenced[0].client
+        named = [inv for inv in referenced
+                 if inv.client == owner and inv.currency == payment.currency]
+        if named and payment.client in (None, owner):
+            _allocate(step, payment._replace(client=owner), named, "reconciliation#reference")
+            return
     client = _identify(step, payment)
     if client is None:
-        _unmatched(step, payment, "unknown payer: no client id, and the payer matches no "
-                                  "client's name, billing e-mail or external id")
+        ambiguous = step.rules.payers.get((payment.payer or "").strip().casefold()) == ""
+        _unmatched(step, payment, "ambiguous payer: several clients answer to it" if ambiguous
+                   else "unknown payer: no client id, and the payer matches no client's name, "
+                        "billing e-mail or external id")
         return
     _settle_for_client(step, payment, client)
 
@@ -177,6 +189,8 @@ def payment_received(step: Step, event: Event) -> None:
 def payment_assigned(step: Step, event: Event) -> None:
     """Resolve an unmatched payment: a person names the invoice or the client."""
     assigned: PaymentAssigned = event.payload
+    if assigned.by not in step.rules.agency.people:
+        raise EventError(event.origin, None, f"unknown person '{assigned.by}'")
     payment = step.state.unmatched.get(assigned.payment)
     if payment is None:
         raise EventError(event.origin, None, f"no unmatched payment '{assigned.payment}'")

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from engine.core.state import digest
@@ -54,8 +55,10 @@ def void(step: Step, event: Event) -> None:
         state.billed_entries.discard(digest(item.key))
         state.pool.setdefault(engagement_key, {})[item.key] = item
         state.pool_index[item.key] = engagement_key
-    if invoice.number is None:
+    if invoice.number is None and invoice.trigger == "milestone":
+        # The milestone may be completed again: forget it (its id may carry a -N suffix).
         state.milestones_done.discard(invoice.id)
+        state.milestones_done.discard(re.sub(r"-\d+$", "", invoice.id))
     state.flagged_by.pop(invoice.id, None)
     stop_collections(step, invoice.id)
     state.disputed.discard(invoice.id)

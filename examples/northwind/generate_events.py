@@ -710,6 +710,7 @@ STALLED_SHARE = 0.01  # approvals that wait past the escalation: escalate_to app
 # route's 24h and 48h run on the clock, weekends included)
 FINANCE_APPROVER = "priya"
 LATE_FEE_AFTER_DAYS = 30  # escalations.yaml: over-30 drafts the late fee
+LATE_FEE_SUFFIX = "/late-fee-over-30"  # the id of the late fee that over-30 drafts
 
 
 @dataclass(frozen=True)
@@ -994,7 +995,7 @@ def bank_instant(calendar: AgencyCalendar, day: date, rng: random.Random) -> dat
 
 
 def is_late_fee(invoice_id: str) -> bool:
-    return invoice_id.endswith("/late-fee")
+    return invoice_id.endswith(LATE_FEE_SUFFIX)
 
 
 def read_actions(actions) -> Seen:
@@ -1245,7 +1246,7 @@ def late_fees(year: Year, issues: dict[str, Issue], payments: list[Payment],
         if shares and max(at for at, _ in shares) <= check:
             continue  # paid in full in time
         balance = parent.owed - sum((share for at, share in shares if at <= check), Decimal(0))
-        fee_id = f"{parent.id}/late-fee"
+        fee_id = f"{parent.id}{LATE_FEE_SUFFIX}"
         fees[fee_id] = percent_of(balance, year.late_fee_percent, parent.currency)
         if fees[fee_id] <= 0:
             del fees[fee_id]
@@ -1407,7 +1408,7 @@ def check_year(plan: Plan, result) -> None:
         "flagged": [i for i in FLAGS if invoices[i].revision < 2],
         "voided": [i for i in (*DRAFT_VOIDS, *REISSUES) if invoices[i].status != "voided"],
         "unpaid": [i for i in UNPAID if not invoices[i].is_open],
-        "paid late": [i for i in LATE_PAYMENTS if f"{i}/late-fee" not in invoices],
+        "paid late": [i for i in LATE_PAYMENTS if f"{i}{LATE_FEE_SUFFIX}" not in invoices],
         "negative balance": [i.id for i in invoices.values() if i.balance < 0],
         "paid as planned": [i for i in (*TOGETHER, *INSTALMENTS, *OVERPAID, *UNKNOWN_PAYERS,
                                         *DISPUTES) if i not in settled],

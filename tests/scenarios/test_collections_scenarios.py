@@ -400,7 +400,7 @@ def check_void_issued(o: Outcome) -> None:
 def check_void_milestone_again(o: Outcome) -> None:
     drafted = [(invoice_id(a), a["at"]) for a in o.of_type("invoice.drafted")]
     assert drafted == [("acme/site/launch", "2026-04-20T10:00:00-04:00"),
-                       ("acme/site/launch", "2026-04-27T10:00:00-04:00")]
+                       ("acme/site/launch-2", "2026-04-27T10:00:00-04:00")]
     assert [a["payload"]["approver"] for a in o.of_type("approval.requested")] == ["lee", "lee"]
     assert [r[1] for r in sent(o, "approval.reminded")] == ["2026-04-28T10:00:00-04:00"]
     assert [d["number"] for d in o.issued().values()] == ["TS-2026-0001"]
@@ -511,8 +511,9 @@ def check_peer_no_reminder_burst(o: Outcome) -> None:
                       ("28d", "2026-04-29T09:00:00-04:00")]
     fees = [a["payload"]["late_fee_invoice"] for a in o.of_type("escalation.triggered")
             if invoice_id(a) == "acme/site/design" and a["at"] < "2026-05-05"]
-    assert fees == ["acme/site/design/late-fee", "acme/site/design/late-fee-2",
-                    "acme/site/design/late-fee-3", "acme/site/design/late-fee-4"]
+    assert fees == ["acme/site/design/late-fee-weekly-fee", "acme/site/design/late-fee-weekly-fee-2",
+                    "acme/site/design/late-fee-weekly-fee-3",
+                    "acme/site/design/late-fee-weekly-fee-4"]
 
 
 def test_no_burst_of_reminders_or_escalations_after_an_outage() -> None:
@@ -527,10 +528,12 @@ def test_no_burst_of_reminders_or_escalations_after_an_outage() -> None:
     escalations = [(invoice_id(a), a["at"], a["payload"]["days_overdue"],
                     a["payload"]["late_fee_invoice"]) for a in o.of_type("escalation.triggered")]
     assert escalations == [
-        ("acme/site/build", restart, 20, "acme/site/build/late-fee"),
-        ("acme/site/design", restart, 34, "acme/site/design/late-fee"),
-        ("acme/site/build", "2026-05-12T00:00:00-04:00", 27, "acme/site/build/late-fee-2"),
-        ("acme/site/design", "2026-05-12T00:00:00-04:00", 41, "acme/site/design/late-fee-2"),
+        ("acme/site/build", restart, 20, "acme/site/build/late-fee-weekly-fee"),
+        ("acme/site/design", restart, 34, "acme/site/design/late-fee-weekly-fee"),
+        ("acme/site/build", "2026-05-12T00:00:00-04:00", 27,
+         "acme/site/build/late-fee-weekly-fee-2"),
+        ("acme/site/design", "2026-05-12T00:00:00-04:00", 41,
+         "acme/site/design/late-fee-weekly-fee-2"),
     ]
     assert reminders(o)[2:] == [
         ("TS-2026-0002", "21d", "2026-05-06T09:00:00-04:00", "1500.00"),
@@ -586,21 +589,21 @@ def check_late_fee(o: Outcome) -> None:
     [escalation] = o.of_type("escalation.triggered")
     assert escalation["at"] == "2026-05-02T00:00:00-04:00"
     assert escalation["payload"]["notify"] == ["lee", "fran", "dana"]
-    assert escalation["payload"]["late_fee_invoice"] == "acme/site/launch/late-fee"
+    assert escalation["payload"]["late_fee_invoice"] == "acme/site/launch/late-fee-over-30"
     assert escalation["payload"]["invoice"]["balance"] == "800.00"
-    fee = o.drafts()["acme/site/launch/late-fee"]
+    fee = o.drafts()["acme/site/launch/late-fee-over-30"]
     assert [a["payload"]["trigger"] for a in o.of_type("invoice.drafted")] == ["milestone",
                                                                                 "late_fee"]
     assert lines(fee) == [("Late fee on invoice TS-2026-0001 (1.5% of the open balance)", "1",
                            "12.00", "12.00")]
     assert (fee["subtotal"], fee["tax"], fee["total"]) == ("12.00", "0.00", "12.00")
-    assert o.approvers()["acme/site/launch/late-fee"] == "fran"
-    assert sent(o, "approval.reminded") == [("acme/site/launch/late-fee",
+    assert o.approvers()["acme/site/launch/late-fee-over-30"] == "fran"
+    assert sent(o, "approval.reminded") == [("acme/site/launch/late-fee-over-30",
                                              "2026-05-03T00:00:00-04:00")]
-    issued = o.issued()["acme/site/launch/late-fee"]
+    issued = o.issued()["acme/site/launch/late-fee-over-30"]
     assert (issued["number"], issued["issue_date"], issued["due_date"]) == (
         "TS-2026-0002", "2026-05-04", "2026-06-03")
-    assert sent(o, "invoice.issued")[-1] == ("acme/site/launch/late-fee",
+    assert sent(o, "invoice.issued")[-1] == ("acme/site/launch/late-fee-over-30",
                                              "2026-05-04T10:00:00-04:00")
 
 
@@ -626,9 +629,11 @@ def check_peer_late_fee_once(o: Outcome) -> None:
         ("TS-2026-0002", "weekly", "2026-05-28", 57),
     ]
     fees = {i: d["total"] for i, d in o.drafts().items() if "/late-fee" in i}
-    assert fees == {"acme/site/launch/late-fee": "15.00", "bolt/site/launch/late-fee": "25.00",
-                    "bolt/site/launch/late-fee-2": "25.00", "bolt/site/launch/late-fee-3": "25.00",
-                    "bolt/site/launch/late-fee-4": "25.00"}
+    assert fees == {"acme/site/launch/late-fee-over-30": "15.00",
+                    "bolt/site/launch/late-fee-weekly": "25.00",
+                    "bolt/site/launch/late-fee-weekly-2": "25.00",
+                    "bolt/site/launch/late-fee-weekly-3": "25.00",
+                    "bolt/site/launch/late-fee-weekly-4": "25.00"}
     # The invoices the hourly wake-ups could have escalated again are still open.
     assert allocations(o)["pay-acme"][0] == [("acme/site/launch", "100.00")]
 
