@@ -37,6 +37,7 @@ from engine.errors import ConnectorError
 from engine.ruleset.types import RuleSet
 
 __all__ = [
+    "MESSAGE_ACTION_TYPES",
     "Attachment",
     "Message",
     "Document",
@@ -58,6 +59,14 @@ Recipient = tuple[str, str]
 _MAIL_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+# The action types that send a message (a person is told something): what the message
+# connectors (files, smtp, slack) carry out.
+MESSAGE_ACTION_TYPES = frozenset({
+    "approval.requested", "approval.reminded", "approval.escalated", "invoice.issued",
+    "reminder.sent", "escalation.triggered", "invoice.flagged",
+})
 
 
 @dataclass(frozen=True)
@@ -349,7 +358,7 @@ class Connector:
         if self.context.rules is None:
             return delivery
         # The runtime sits above connectors: import it only for this fallback.
-        from engine.runtime.messages import DOCUMENT_ACTION_TYPES, MESSAGE_ACTION_TYPES, build_delivery
+        from engine.runtime.messages import DOCUMENT_ACTION_TYPES, build_delivery
 
         lacks_message = delivery.message is None and delivery.type in MESSAGE_ACTION_TYPES
         lacks_document = delivery.document is None and delivery.type in DOCUMENT_ACTION_TYPES

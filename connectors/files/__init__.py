@@ -17,7 +17,9 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from connectors.base import Connector, ConnectorContext, Delivery, DeliveryReceipt, safe_filename
+from connectors.base import (
+    MESSAGE_ACTION_TYPES, Connector, ConnectorContext, Delivery, DeliveryReceipt, safe_filename,
+)
 
 __all__ = ["FilesConnector", "mail_filename"]
 
@@ -37,10 +39,7 @@ class FilesConnector(Connector):
     """Write invoices as HTML and PDF and messages as .eml files under one folder."""
 
     type = "files"
-    consumes = frozenset({
-        "invoice.issued", "approval.requested", "reminder.sent", "escalation.triggered",
-        "approval.reminded", "approval.escalated", "invoice.flagged",
-    })
+    consumes = MESSAGE_ACTION_TYPES
     produces = frozenset()
 
     def __init__(self, name: str, config, context: ConnectorContext) -> None:

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from connectors.base import (
-    Connector, ConnectorContext, Delivery, DeliveryReceipt, http_status_error, http_transport_error,
+    MESSAGE_ACTION_TYPES, Connector, ConnectorContext, Delivery, DeliveryReceipt,
+    http_status_error, http_transport_error,
 )
 from engine.model.money import display_money
 from engine.ruleset.templates import longdate
@@ -95,10 +96,7 @@ class SlackConnector(Connector):
     """Post a short notification for each action to a Slack incoming webhook."""
 
     type = "slack"
-    consumes = frozenset({
-        "approval.requested", "approval.reminded", "approval.escalated", "invoice.flagged",
-        "invoice.issued", "reminder.sent", "escalation.triggered",
-    })
+    consumes = MESSAGE_ACTION_TYPES
     produces = frozenset()
 
     def __init__(self, name: str, config, context: ConnectorContext) -> None:

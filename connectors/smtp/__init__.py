@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from email.utils import parseaddr
 
-from connectors.base import Connector, ConnectorContext, Delivery, DeliveryReceipt
+from connectors.base import (
+    MESSAGE_ACTION_TYPES, Connector, ConnectorContext, Delivery, DeliveryReceipt,
+)
 from engine.errors import ConnectorError
 
 __all__ = ["SmtpConnector", "classify_smtp_error"]
@@ -71,10 +73,7 @@ class SmtpConnector(Connector):
     """Send each action's rendered message as e-mail."""
 
     type = "smtp"
-    consumes = frozenset({
-        "approval.requested", "approval.reminded", "approval.escalated", "invoice.flagged",
-        "invoice.issued", "reminder.sent", "escalation.triggered",
-    })
+    consumes = MESSAGE_ACTION_TYPES
     produces = frozenset()
 
     def __init__(self, name: str, config, context: ConnectorContext) -> None:

@@ -25,7 +25,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.base import Attachment, Delivery, Document, Message, Recipient
+from connectors.base import (
+    MESSAGE_ACTION_TYPES, Attachment, Delivery, Document, Message, Recipient,
+)
 from connectors.documents import invoice_html, invoice_pdf
 from engine.errors import ConnectorError
 from engine.model.actions import Action, dump_action
@@ -50,10 +52,6 @@ ApprovalUrl = Callable[[str, int], "str | None"]
 InvoiceLookup = Callable[[str], "Mapping[str, Any] | None"]
 """Invoice id -> that invoice's JSON object, or None when it is unknown."""
 
-MESSAGE_ACTION_TYPES = frozenset({
-    "approval.requested", "approval.reminded", "approval.escalated", "invoice.issued",
-    "reminder.sent", "escalation.triggered", "invoice.flagged",
-})
 DOCUMENT_ACTION_TYPES = frozenset({"invoice.issued", "reminder.sent"})
 _APPROVAL_PREFIX = {"approval.reminded": "Reminder: ", "approval.escalated": "Escalated: "}
 _REVISION = re.compile(r":r(\d+)$")
