@@ -133,17 +133,30 @@ def simulate(rules: str, events_path: str, start: str, end: str, fmt: str) -> No
 @cli.command()
 @click.argument("kind", type=click.Choice(REPORT_KINDS))
 @click.option("--rules", default=DEFAULT_RULES, show_default=True, help="rule folder")
-@click.option("--events", "events_path", required=True, help="NDJSON file of events")
+@click.option("--events", "events_path", help="NDJSON file of events to replay")
+@click.option("--db", help="the daemon's store to report on (instead of --events)")
 @click.option("--from", "start", help="first day of the period; default: January 1 of --as-of")
 @click.option("--as-of", "as_of", help="last day (agency time), YYYY-MM-DD; default: today")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-def report(kind: str, rules: str, events_path: str, start: str | None, as_of: str | None,
-           fmt: str) -> None:
-    """Collections reports over a replay: aging, dso, on-time, approvals."""
+def report(kind: str, rules: str, events_path: str | None, db: str | None, start: str | None,
+           as_of: str | None, fmt: str) -> None:
+    """Collections reports over a replay (--events) or the daemon's store (--db)."""
+    if (events_path is None) == (db is None):
+        raise UsageError("give --events FILE (a replay) or --db STORE (the daemon's), not both")
     ruleset = _load_rules(rules)
-    run = run_report(ruleset, kind, events_path, fmt=fmt,
-                     start=_parse_day(start, "--from") if start else None,
-                     as_of=_parse_day(as_of, "--as-of") if as_of else None)
+    first = _parse_day(start, "--from") if start else None
+    last = _parse_day(as_of, "--as-of") if as_of else None
+    if db is not None:
+        from engine.cli_daemon import open_existing_store
+        from engine.reports.command import store_report
+
+        store = open_existing_store(db)
+        try:
+            run = store_report(ruleset, kind, store, fmt=fmt, start=first, as_of=last)
+        finally:
+            store.close()
+    else:
+        run = run_report(ruleset, kind, events_path, fmt=fmt, start=first, as_of=last)
     click.echo(run.output)
     for error in run.errors:
         click.echo(str(error), err=True)

@@ -31,7 +31,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _open(db: str) -> Any:
+def open_existing_store(db: str) -> Any:
     from engine.runtime.store import open_store
 
     if not db.startswith(("sqlite:", "postgresql:")) and not Path(db).exists():
@@ -128,7 +128,7 @@ def _human_event(db: str, kind: str, payload: dict[str, Any]) -> None:
     now = _now()
     event = {"id": f"cli:{kind}:{payload['invoice']}:{now.strftime('%Y%m%dT%H%M%S%f')}",
              "type": kind, "at": now.isoformat(), "payload": payload}
-    store = _open(db)
+    store = open_existing_store(db)
     try:
         result = ingest_text(store, json.dumps(event), "cli", now)
     finally:
@@ -168,7 +168,7 @@ def flag(invoice_id: str, by: str, comment: str, db: str) -> None:
 @db_option
 def retry(action_id: str, db: str) -> None:
     """Queue a dead-lettered action's deliveries again."""
-    store = _open(db)
+    store = open_existing_store(db)
     try:
         count = store.retry_dead(action_id, _now())
     finally:
@@ -185,7 +185,7 @@ def explain(action_id: str, db: str) -> None:
     """Say which event or timer, rule and rule version caused an action."""
     from engine.runtime.status import explain_action
 
-    store = _open(db)
+    store = open_existing_store(db)
     try:
         click.echo(explain_action(store, action_id))
     finally:
@@ -200,7 +200,7 @@ def status(db: str, fmt: str) -> None:
     """What is billed, awaiting approval, overdue, dead-lettered; the rules in force."""
     from engine.runtime.status import store_status
 
-    store = _open(db)
+    store = open_existing_store(db)
     try:
         report = store_status(store, _now())
     finally:
