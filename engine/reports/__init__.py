@@ -19,7 +19,9 @@ from engine.reports.approvals import (
     p90,
     touches,
 )
-from engine.reports.command import REPORT_KINDS, ReportRun, build_report, replay_span, run_report
+from engine.reports.command import (
+    REPORT_KINDS, ReportRun, build_report, replay_span, run_report, store_report,
+)
 from engine.reports.dso import DsoReport, DsoRow, dso_report
 from engine.reports.ledger import (
     ActionLike,
@@ -89,4 +91,5 @@ __all__ = [
     "build_report",
     "replay_span",
     "run_report",
+    "store_report",
 ]
