@@ -12,6 +12,7 @@ to the first day of the as-of year; `--as-of` defaults to today in the agency's 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -68,6 +69,20 @@ def replay_span(rules: RuleSet, events: Sequence[Event], first: date,
     return min(begin, first), max([as_of, *days])
 
 
+def _period(rules: RuleSet, kind: str, fmt: str, start: date | None,
+            as_of: date | None) -> tuple[date, date]:
+    """Check the report's kind and format; return its period (defaults as documented)."""
+    if kind not in REPORT_KINDS:
+        raise UsageError(f"unknown report '{kind}'; use one of {', '.join(REPORT_KINDS)}")
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
+    last = as_of or datetime.now(rules.agency.calendar.zone).date()
+    first = start or date(last.year, 1, 1)
+    if first > last:
+        raise UsageError(f"--from {first} is after --as-of {last}")
+    return first, last
+
+
 def run_report(rules: RuleSet, kind: str, events_path: str, *, as_of: date | None = None,
                start: date | None = None, fmt: str = "table") -> ReportRun:
     """Replay `events_path` up to `as_of` and return report `kind` rendered as `fmt`."""
@@ -75,15 +90,7 @@ def run_report(rules: RuleSet, kind: str, events_path: str, *, as_of: date | Non
     from engine.core.replay import read_events, replay
     from engine.model.events import Event
 
-    if kind not in REPORT_KINDS:
-        raise UsageError(f"unknown report '{kind}'; use one of {', '.join(REPORT_KINDS)}")
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
-    calendar = rules.agency.calendar
-    last = as_of or datetime.now(calendar.zone).date()
-    first = start or date(last.year, 1, 1)
-    if first > last:
-        raise UsageError(f"--from {first} is after --as-of {last}")
+    first, last = _period(rules, kind, fmt, start, as_of)
     read = list(read_events(events_path))
     events = [item for item in read if isinstance(item, Event)]
     result = replay(rules, read, *replay_span(rules, events, first, last))
@@ -96,19 +103,9 @@ def run_report(rules: RuleSet, kind: str, events_path: str, *, as_of: date | Non
 def store_report(rules: RuleSet, kind: str, store: object, *, as_of: date | None = None,
                  start: date | None = None, fmt: str = "table") -> ReportRun:
     """Report `kind` over the daemon's store: its action log and its accepted events."""
-    import json
-
     from engine.model.events import parse_event
 
-    if kind not in REPORT_KINDS:
-        raise UsageError(f"unknown report '{kind}'; use one of {', '.join(REPORT_KINDS)}")
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
-    calendar = rules.agency.calendar
-    last = as_of or datetime.now(calendar.zone).date()
-    first = start or date(last.year, 1, 1)
-    if first > last:
-        raise UsageError(f"--from {first} is after --as-of {last}")
+    first, last = _period(rules, kind, fmt, start, as_of)
     events: list[Event] = []
     position = 0
     while True:  # page through the event log; rejected events never touched anything
