@@ -24,7 +24,7 @@ from engine.model.money import display_money, round_money
 from engine.billing.periods import Month
 from engine.ruleset.types import TimeAndMaterials
 
-__all__ = ["draft_date", "rounded_hours", "billing_lines", "entry_rate", "expense_line",
+__all__ = ["draft_date", "rounded_hours", "billing_lines", "entry_pricing", "expense_line",
            "OVER_CAP"]
 
 OVER_CAP = "over_cap"
@@ -57,13 +57,12 @@ def expense_line(expense: Billable, markup: Decimal | None, currency: str) -> Li
                      Decimal(1), price, currency)
 
 
-def entry_rate(engagement: object, entry: Billable) -> Decimal | None:
-    """Return the hourly rate in force for one time entry (None outside T&M)."""
-    if not isinstance(engagement, TimeAndMaterials):
-        return None
+def entry_pricing(engagement: TimeAndMaterials, entry: Billable) -> tuple[Decimal, Decimal]:
+    """Return (rate, billed hours) of one time entry, by the values in force on its date."""
     terms = engagement.in_force(entry.date)
     assert isinstance(terms, TimeAndMaterials) and terms.rate_card is not None
-    return terms.rate_card.rate_for(entry.person or "", entry.role)
+    return (terms.rate_card.rate_for(entry.person or "", entry.role),
+            rounded_hours(entry.hours, terms.increment_minutes))
 
 
 def _label(group_by: str, entry: Billable, names: Mapping[str, str]) -> str:
@@ -92,11 +91,10 @@ def billing_lines(engagement: TimeAndMaterials, entries: Iterable[Billable], dra
         if entry.kind == "expense":
             expenses.append(expense_line(entry, terms.expense_markup_percent, currency))
             continue
-        rate = entry_rate(engagement, entry)
-        assert rate is not None
+        rate, hours = entry_pricing(engagement, entry)
         key = (_label(terms.group_by, entry, names), rate,
                entry.key if terms.group_by == "entry" else "")
-        groups[key] = groups.get(key, Decimal(0)) + rounded_hours(entry.hours, terms.increment_minutes)
+        groups[key] = groups.get(key, Decimal(0)) + hours
     time_lines = [make_line(label, hours, rate, currency)
                   for (label, rate, _), hours in sorted(groups.items()) if hours > 0]
     lines = tuple(time_lines + expenses)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.billing.time_materials import OVER_CAP, entry_rate, rounded_hours
+from engine.billing.time_materials import OVER_CAP, entry_pricing
 from engine.core.state import ApprovalWait
 from engine.core.step import Step
 from engine.core.timers import Timer
@@ -22,7 +22,7 @@ from engine.model.events import Event, InvoiceAdjusted, InvoiceApproved, Invoice
 from engine.model.invoice import Invoice, make_line
 from engine.ruleset.context import CLIENT_ROLES
 from engine.ruleset.expressions import ExpressionError
-from engine.ruleset.types import ApprovalRoute, Client, RouteRule
+from engine.ruleset.types import ApprovalRoute, Client, RouteRule, TimeAndMaterials
 from engine.workflow.context import condition_context
 from engine.workflow.issue import issue_invoice
 from engine.workflow.timing import after
@@ -45,7 +45,6 @@ def supporting_json(step: Step, invoice_id: str) -> dict[str, list[dict[str, str
     """Return the time entries and expenses behind an invoice, as approvers see them."""
     invoice = step.state.invoices[invoice_id]
     engagement = step.client(invoice.client).engagements.get(invoice.engagement)
-    increment = getattr(engagement, "increment_minutes", 0)
     time_rows: list[dict[str, str]] = []
     expense_rows: list[dict[str, str]] = []
     for item in step.state.supporting.get(invoice_id, ()):
@@ -56,15 +55,13 @@ def supporting_json(step: Step, invoice_id: str) -> dict[str, list[dict[str, str
             row.update(description=item.description, amount=f"{item.amount}")
             expense_rows.append(row)
             continue
-        rate = entry_rate(engagement, item) if engagement is not None else None
-        if engagement is not None:
-            increment = engagement.in_force(item.date).increment_minutes  # type: ignore[union-attr]
+        # Time entries are billed only on time-and-materials engagements.
+        assert isinstance(engagement, TimeAndMaterials)
+        rate, billed = entry_pricing(engagement, item)
         row.update({key: value for key, value in (
             ("person", item.person), ("role", item.role), ("task", item.task),
-            ("hours", f"{item.hours.normalize():f}"),
-            ("billed_hours", f"{rounded_hours(item.hours, increment).normalize():f}"),
-            ("rate", f"{rate}" if rate is not None else None),
-            ("description", item.description or None)) if value is not None})
+            ("hours", f"{item.hours.normalize():f}"), ("billed_hours", f"{billed.normalize():f}"),
+            ("rate", f"{rate}"), ("description", item.description or None)) if value is not None})
         time_rows.append(row)
     return {"time": time_rows, "expenses": expense_rows}
 
