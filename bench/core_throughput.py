@@ -47,6 +47,7 @@ for entry in (str(BENCH), str(REPO_ROOT)):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
+from machine import cpu_model  # noqa: E402
 from synthetic import MONTHS, SEED, START, EventStream, SyntheticAgency  # noqa: E402
 
 RESULTS = BENCH / "results"
@@ -269,17 +270,6 @@ def _mib(value: int) -> str:
     return f"{value / MIB:,.1f}"
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def report(args: argparse.Namespace, prepared: dict[str, Any], floor: dict[str, Any] | None,
            parse: dict[str, Any] | None, core: dict[str, Any]) -> dict[str, Any]:
     """Print the table; return the figures."""
@@ -348,7 +338,7 @@ def report(args: argparse.Namespace, prepared: dict[str, Any], floor: dict[str, 
                        "seed": SEED, "start": prepared["start"], "end": prepared["end"]},
         "code": core["code"],
         "machine": {"python": platform.python_version(), "implementation":
-                    platform.python_implementation(), "cpu": _cpu_model(),
+                    platform.python_implementation(), "cpu": cpu_model(),
                     "cpus": os.cpu_count()},
         "workload": {"events": prepared["events"], "bytes": prepared["bytes"],
                      "bytes_per_event": round(prepared["bytes"] / prepared["events"], 1),

@@ -51,10 +51,12 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 REPO_ROOT = BENCH.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+for entry in (str(BENCH), str(REPO_ROOT)):
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
 
 from engine.runtime.intake import ingest_text  # noqa: E402
+from machine import cpu_model  # noqa: E402
 from engine.runtime.sqlite_store import BUSY_TIMEOUT_MS, SqliteStore  # noqa: E402
 from engine.runtime.store import IncomingEvent  # noqa: E402
 
@@ -407,17 +409,6 @@ def _git(*args: str) -> str | None:
         return None
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def table(results: dict[str, Any]) -> str:
     raw = results["rows"]["raw"]["events_per_second"]
     lines = [f"{'path':<46}{'batch':>6}{'events/s':>11}{'of raw':>8}{'p50 ms':>9}{'p99 ms':>9}",
@@ -512,7 +503,7 @@ def main(argv: list[str] | None = None) -> None:
     results["target"] = {"of_raw": TARGET_OF_RAW, "row": "store"}
     results["environment"] = {
         "commit": _git("rev-parse", "--short", "HEAD"), "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version, "cpu": _cpu_model(), "cores": os.cpu_count(),
+        "sqlite": sqlite3.sqlite_version, "cpu": cpu_model(), "cores": os.cpu_count(),
         "load_average_at_start": load_at_start, "load_average_at_end": os.getloadavg(),
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     RESULTS.mkdir(exist_ok=True)
