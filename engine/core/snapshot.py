@@ -263,7 +263,6 @@ STATE_FIELDS: dict[str, _Codec] = {
     "timers": _Codec(_encode_timers, _decode_timers),
     "credits": pairs_of(row(STR, STR), DECIMAL),
     "unmatched": dict_of(PAYMENT),
-    "reminders_sent": dict_of(tuple_of(STR)),
     "escalations_fired": dict_of(dict_of(row(DATE, INT))),
     "disputed": set_of(STR),
     "rules_version": STR,

@@ -119,7 +119,6 @@ class EngineState:
     timers: TimerQueue = field(default_factory=TimerQueue)
     credits: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     unmatched: dict[str, Payment] = field(default_factory=dict)
-    reminders_sent: dict[str, tuple[str, ...]] = field(default_factory=dict)
     escalations_fired: dict[str, dict[str, tuple[date, int]]] = field(default_factory=dict)
     disputed: set[str] = field(default_factory=set)
     rules_version: str = ""

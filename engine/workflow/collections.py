@@ -102,7 +102,6 @@ def on_reminder_timer(step: Step, timer: Timer) -> None:
         return
     if invoice.id not in state.disputed:
         reminder = cadence.steps[int(timer.detail)]
-        state.reminders_sent[invoice.id] = state.reminders_sent.get(invoice.id, ()) + (reminder.id,)
         step.emit("reminder.sent", invoice.id, invoice.client, cadence.source, {
             "invoice": invoice.as_json(), "step": reminder.id, "template": reminder.template,
             "balance": invoice.as_json()["balance"],

@@ -206,7 +206,6 @@ def populated_state() -> EngineState:
     state.unmatched["wf-013"] = Payment("wf-013", D("99.00"), "EUR", date(2026, 3, 3), None,
                                         "Unbekannt GmbH", None,
                                         datetime(2026, 3, 3, 8, 40, tzinfo=EST))
-    state.reminders_sent[issued.id] = ("-3d", "0d", "7d")
     state.escalations_fired[issued.id] = {"over-30": (date(2026, 4, 2), 1)}
     state.disputed.add(issued.id)
     state.rules_version = "3f9a0c1d2e4b"
