@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
 
 import click
 
+from engine.cli_common import load_rules, parse_day
 from engine.cli_connectors import connectors
 from engine.cli_daemon import register as register_daemon_commands
 from engine.errors import BillflowError, RuleSetInvalid, UsageError
@@ -75,23 +75,6 @@ def schema(kind: str, api_version: str) -> None:
     click.echo(path.read_text(encoding="utf-8"), nl=False)
 
 
-def _load_rules(rules: str):
-    """Load a rule folder for a command; invalid rules print every error and exit 1."""
-    ruleset, errors = check_ruleset(rules)
-    if ruleset is None:
-        for error in errors:
-            click.echo(str(error), err=True)
-        raise RuleSetInvalid(errors)
-    return ruleset
-
-
-def _parse_day(value: str, option: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{option} {value!r} is not a date (YYYY-MM-DD)") from None
-
-
 @cli.command()
 @click.argument("rules")
 @click.option("--events", "events_path", required=True, help="NDJSON file of events")
@@ -106,8 +89,8 @@ def simulate(rules: str, events_path: str, start: str, end: str, fmt: str) -> No
     from engine.core.tables import action_rows, render_table
     from engine.model.actions import dump_action
 
-    ruleset = _load_rules(rules)
-    first, last = _parse_day(start, "--from"), _parse_day(end, "--until")
+    ruleset = load_rules(rules)
+    first, last = parse_day(start, "--from"), parse_day(end, "--until")
     events = list(read_events(events_path))
     show_progress = sys.stderr.isatty() and len(events) > PROGRESS_THRESHOLD
     with click.progressbar(length=len(events), label="replaying", file=sys.stderr,
@@ -143,9 +126,9 @@ def report(kind: str, rules: str, events_path: str | None, db: str | None, start
     """Collections reports over a replay (--events) or the daemon's store (--db)."""
     if (events_path is None) == (db is None):
         raise UsageError("give --events FILE (a replay) or --db STORE (the daemon's), not both")
-    ruleset = _load_rules(rules)
-    first = _parse_day(start, "--from") if start else None
-    last = _parse_day(as_of, "--as-of") if as_of else None
+    ruleset = load_rules(rules)
+    first = parse_day(start, "--from") if start else None
+    last = parse_day(as_of, "--as-of") if as_of else None
     if db is not None:
         from engine.cli_daemon import open_existing_store
         from engine.reports.command import store_report

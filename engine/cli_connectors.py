@@ -33,14 +33,10 @@ def check(rules: str) -> None:
     """Build each of the Agency's connectors and verify its configuration and credentials."""
     from connectors.base import ConnectorContext
     from connectors.registry import ConnectorRegistry
-    from engine.errors import ConnectorError, RuleSetInvalid
-    from engine.ruleset.loader import check_ruleset
+    from engine.cli_common import load_rules
+    from engine.errors import ConnectorError
 
-    ruleset, errors = check_ruleset(rules)
-    if ruleset is None:
-        for error in errors:
-            click.echo(str(error), err=True)
-        raise RuleSetInvalid(errors)
+    ruleset = load_rules(rules)
     registry = ConnectorRegistry.discover()
     failed = 0
     for name, config in ruleset.agency.connectors.items():
