@@ -63,14 +63,10 @@ def time_approved(step: Step, event: Event) -> None:
     if not entry.billable or entry.date < state.go_live or not entry.hours:
         return  # not billable, billed elsewhere before go-live, or nothing to bill
     if isinstance(engagement, TimeAndMaterials):
-        engagement_key = engagement.key
-        state.pool.setdefault(engagement_key, {})[key] = Billable(
+        state.add_unbilled(engagement.key, Billable(
             key, event.id, "time", entry.date, entry.project, entry.person, entry.role, entry.task,
-            entry.hours, _ZERO, entry.notes or "", step.at)
-        state.pool_index[key] = engagement_key
-        if engagement.cadence == "on_approval":
-            state.timers.arm(step.at, "flush", engagement_key, key=f"flush:{engagement_key}",
-                             strict=True)
+            entry.hours, _ZERO, entry.notes or "", step.at))
+        _close_timesheet_after(step, engagement)
     elif isinstance(engagement, Retainer):
         period = period_of(entry.date)
         record = state.retainer_hours.setdefault(engagement.key, {}).setdefault(
@@ -79,6 +75,13 @@ def time_approved(step: Step, event: Event) -> None:
         record.entries[key] = entry.hours
         state.retainer_index[key] = RetainerEntry(engagement.key, period, entry.hours)
     # Time on a fixed-fee project is not billed by the hour.
+
+
+def _close_timesheet_after(step: Step, engagement: TimeAndMaterials) -> None:
+    """On-approval billing: draft once the clock moves past this timesheet's instant."""
+    if engagement.cadence == "on_approval":
+        step.state.timers.arm(step.at, "flush", engagement.key,
+                              key=f"flush:{engagement.key}", strict=True)
 
 
 def _release(step: Step, key: str) -> bool:
@@ -124,13 +127,11 @@ def expense_approved(step: Step, event: Event) -> None:
     _release(step, key)
     if not expense.billable or expense.date < state.go_live:
         return
-    state.pool.setdefault(engagement.key, {})[key] = Billable(
+    state.add_unbilled(engagement.key, Billable(
         key, event.id, "expense", expense.date, expense.project, None, None, None, _ZERO,
-        expense.amount, expense.description, step.at)
-    state.pool_index[key] = engagement.key
-    if isinstance(engagement, TimeAndMaterials) and engagement.cadence == "on_approval":
-        state.timers.arm(step.at, "flush", engagement.key, key=f"flush:{engagement.key}",
-                         strict=True)
+        expense.amount, expense.description, step.at))
+    if isinstance(engagement, TimeAndMaterials):
+        _close_timesheet_after(step, engagement)
 
 
 def milestone_completed(step: Step, event: Event) -> None:
@@ -175,8 +176,5 @@ def take_expenses(step: Step, engagement: Engagement, before: date) -> tuple[Bil
     taken = tuple(sorted((item for item in pool.values()
                           if item.kind == "expense" and item.date < before),
                          key=lambda item: (item.date, item.key)))
-    for item in taken:
-        del pool[item.key]
-        state.pool_index.pop(item.key, None)
-        state.billed_entries.add(digest(item.key))
+    state.bill(engagement.key, taken)
     return taken

@@ -148,10 +148,7 @@ def draft_time_invoice(step: Step, client: Client, engagement: TimeAndMaterials,
         currency=client.currency, lines=lines, tax_rate=client.tax.rate,
         tax_label=client.tax.label, trigger=trigger, period_start=min(dates),
         period_end=max(dates), warnings=warnings)
-    for item in items:
-        del pool[item.key]
-        state.pool_index.pop(item.key, None)
-        state.billed_entries.add(digest(item.key))
+    state.bill(engagement.key, items)
     record_draft(step, invoice, engagement.source, items)
 
 

@@ -135,6 +135,25 @@ class EngineState:
         else:
             self.open_ids.discard(invoice.id)
 
+    def add_unbilled(self, engagement_key: str, item: Billable) -> None:
+        """Put an approved entry or expense in its engagement's unbilled pool."""
+        self.pool.setdefault(engagement_key, {})[item.key] = item
+        self.pool_index[item.key] = engagement_key
+
+    def bill(self, engagement_key: str, items: tuple[Billable, ...]) -> None:
+        """Take items out of the unbilled pool: an invoice now bills them, once, ever."""
+        pool = self.pool.get(engagement_key, {})
+        for item in items:
+            del pool[item.key]
+            self.pool_index.pop(item.key, None)
+            self.billed_entries.add(digest(item.key))
+
+    def unbill(self, engagement_key: str, items: tuple[Billable, ...]) -> None:
+        """Give items of a voided invoice back to the unbilled pool."""
+        for item in items:
+            self.billed_entries.discard(digest(item.key))
+            self.add_unbilled(engagement_key, item)
+
     def open_invoices(self) -> list[Invoice]:
         """Return the invoices with a balance still owed, in id order."""
         return [self.invoices[invoice_id] for invoice_id in sorted(self.open_ids)]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from engine.core.state import digest
 from engine.core.step import Step
 from engine.errors import EventError
 from engine.model.events import Event, InvoiceDisputed, InvoiceUndisputed, InvoiceVoided
@@ -50,11 +49,7 @@ def void(step: Step, event: Event) -> None:
         state.timers.cancel(f"approval:{detail}:{invoice.id}")
     state.awaiting.pop(invoice.id, None)
     # The work on a voided invoice is not billed any more: it goes to the next invoice.
-    engagement_key = f"{invoice.client}/{invoice.engagement}"
-    for item in state.supporting.pop(invoice.id, ()):
-        state.billed_entries.discard(digest(item.key))
-        state.pool.setdefault(engagement_key, {})[item.key] = item
-        state.pool_index[item.key] = engagement_key
+    state.unbill(f"{invoice.client}/{invoice.engagement}", state.supporting.pop(invoice.id, ()))
     if invoice.number is None and invoice.trigger == "milestone":
         # The milestone may be completed again: forget it (its id may carry a -N suffix).
         state.milestones_done.discard(invoice.id)
