@@ -139,7 +139,9 @@ def _action_row(action: Action, position: int, decided_at: str) -> tuple[Any, ..
         body = dump_action(action)
     except (TypeError, ValueError) as exc:
         raise StoreError(f"action '{action.id}' cannot be written as JSON ({exc})") from None
-    return (action.id, action.type, action.client, action.at.isoformat(), body, position,
+    # A payment nobody could attribute has no client; the column indexes by client, so ""
+    # stands for none there (the action's JSON keeps its null).
+    return (action.id, action.type, action.client or "", action.at.isoformat(), body, position,
             decided_at)
 
 
