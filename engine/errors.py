@@ -6,7 +6,8 @@
      ├── EventError(source, line, message)         a malformed or unknown-referencing event
      ├── ConnectorError(message, retryable)        a connector could not carry out an action
      ├── StoreError                                the durable store failed or is inconsistent
-     └── UsageError                                a command was called the wrong way
+     ├── UsageError                                a command was called the wrong way
+     └── LinkRefused(reason, message)              a signed link or token that must not be honoured
 
 Every error renders as one clear sentence (`str(err)`); no caller needs a traceback.
 """
@@ -21,6 +22,7 @@ __all__ = [
     "ConnectorError",
     "StoreError",
     "UsageError",
+    "LinkRefused",
 ]
 
 
@@ -86,3 +88,12 @@ class StoreError(BillflowError):
 
 class UsageError(BillflowError):
     """A command was called with arguments that cannot work."""
+
+
+class LinkRefused(BillflowError):
+    """A signed link or token refused; `reason` is forged, expired, used or superseded."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message

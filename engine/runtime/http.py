@@ -1,33 +1,35 @@
-"""The daemon's HTTP surface (loopback by default): event intake, health, metrics.
+"""The daemon's HTTP surface (loopback by default): one uvicorn server in a thread of its own.
 
     POST /events     JSON object, JSON array or NDJSON; `Authorization: Bearer <token>`
     GET  /healthz    200 {"status": "ok"} or 503 {"status": "degraded", "errors": [...]}
     GET  /metrics    Prometheus text format
+    /webhooks/{connector}, /approve/{token}, /signin and the pages: engine/web (docs/web.md)
 
-A thread per request (the standard library's ThreadingHTTPServer): intake only appends to
-the store's event log and wakes the engine, so requests never wait on billing decisions.
+The socket is bound when the surface is made (a port in use fails `billflow run` at once);
+uvicorn serves it on its own event loop in the `billflow-http` thread, and `stop()` lets the
+requests in flight finish. The access log is off: paths carry approval and sign-in tokens.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
+import asyncio
 import logging
+import socket
 import threading
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
+import uvicorn
+
 from engine.runtime.intake import IntakeResult
+from engine.web.surface import MAX_BODY
 
 __all__ = ["HttpSurface", "Backend", "MAX_BODY", "parse_address"]
 
-MAX_BODY = 32 * 1024 * 1024
 log = logging.getLogger("billflow.http")
 
 
 class Backend(Protocol):
-    """What the HTTP surface needs from the daemon."""
+    """What the HTTP surface needs from the daemon (the pages need more: docs/web.md)."""
 
     token: str
 
@@ -38,99 +40,81 @@ class Backend(Protocol):
     def metrics(self) -> str: ...
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: "HttpSurface"
-    protocol_version = "HTTP/1.1"
-    # A reply is written as headers, then body: with Nagle's algorithm the body waits for
-    # the client's delayed ACK of the headers, 40 ms on every keep-alive request.
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        # Requests are logged without headers or bodies: they carry tokens and client data.
-        log.debug("%s %s", self.command, self.path.split("?", 1)[0])
-
-    def _reply(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, data: Any) -> None:
-        self._reply(status, json.dumps(data, indent=2).encode("utf-8") + b"\n", "application/json")
-
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
-        path = self.path.split("?", 1)[0]
-        backend = self.server.backend
-        if path == "/healthz":
-            ok, detail = backend.health()
-            self._json(HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE, detail)
-        elif path == "/metrics":
-            self._reply(HTTPStatus.OK, backend.metrics().encode("utf-8"),
-                        "text/plain; version=0.0.4; charset=utf-8")
-        else:
-            self._json(HTTPStatus.NOT_FOUND, {"error": f"no such page: {path}"})
-
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
-        path = self.path.split("?", 1)[0]
-        if path != "/events":
-            self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint: {path}"})
-            return
-        backend = self.server.backend
-        given = self.headers.get("Authorization", "")
-        expected = f"Bearer {backend.token}"
-        if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
-            self._json(HTTPStatus.UNAUTHORIZED, {"error": "a valid bearer token is required"})
-            return
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                       {"error": f"at most {MAX_BODY} bytes per request"})
-            return
-        try:
-            text = self.rfile.read(length).decode("utf-8")
-        except UnicodeDecodeError:
-            self._json(HTTPStatus.BAD_REQUEST, {"error": "the body is not UTF-8 text"})
-            return
-        result = backend.ingest(text, "http")
-        status = HTTPStatus.ACCEPTED if not result.errors else HTTPStatus.UNPROCESSABLE_ENTITY
-        self._json(status, result.as_json())
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the daemon's main thread owns the signals
+        pass
 
 
-class HttpSurface(ThreadingHTTPServer):
+class HttpSurface:
     """The HTTP server, bound at construction; `serve_in_thread` runs it in the background."""
 
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], backend: Backend) -> None:
-        super().__init__(address, _Handler)
+    def __init__(self, address: tuple[str, int], backend: Backend, *, app: Any = None,
+                 forwarded_allow_ips: str | None = None) -> None:
+        host, port = address
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.socket = socket.socket(family, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self.socket.bind((host, port))
+        except OSError:
+            self.socket.close()
+            raise
+        self.socket.listen(128)
+        self.server_address = self.socket.getsockname()[:2]
+        if app is None:
+            from engine.web.app import create_app
+            app = create_app(backend)
+        self.app = app
         self.backend = backend
+        config = uvicorn.Config(
+            app, access_log=False, log_config=None, lifespan="off",
+            proxy_headers=forwarded_allow_ips is not None,
+            forwarded_allow_ips=forwarded_allow_ips or "127.0.0.1",
+            server_header=False, timeout_graceful_shutdown=5)
+        self._server = _Server(config)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        host, port = self.server_address
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
     def serve_in_thread(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, name="billflow-http",
-                                        kwargs={"poll_interval": 0.2}, daemon=True)
+        """Start serving; return once the server accepts connections."""
+        started = threading.Event()
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._serve(started))
+            finally:
+                loop.close()
+                started.set()
+
+        self._thread = threading.Thread(target=serve, name="billflow-http", daemon=True)
         self._thread.start()
+        started.wait(timeout=30)
+
+    async def _serve(self, started: threading.Event) -> None:
+        task = asyncio.ensure_future(self._server.serve(sockets=[self.socket]))
+        while not self._server.started and not task.done():
+            await asyncio.sleep(0.01)
+        started.set()
+        await task
 
     def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
+        """Stop accepting, let requests in flight finish, close the socket."""
+        self._server.should_exit = True
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=10)
+        self.socket.close()
 
 
 def parse_address(text: str) -> tuple[str, int]:
     """Parse `host:port` (the port alone means loopback)."""
     host, _, port = text.rpartition(":")
     try:
-        return (host or "127.0.0.1", int(port))
+        return (host.strip("[]") or "127.0.0.1", int(port))
     except ValueError:
         raise ValueError(f"'{text}' is not host:port") from None
-
