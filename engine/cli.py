@@ -10,6 +10,8 @@ import click
 from engine.cli_common import load_rules, parse_day
 from engine.cli_connectors import connectors
 from engine.cli_daemon import register as register_daemon_commands
+from engine.cli_plan import plan
+from engine.cli_test import test_command
 from engine.errors import BillflowError, RuleSetInvalid, UsageError
 from engine.reports.command import REPORT_KINDS, run_report
 from engine.reports.render import FORMATS
@@ -148,7 +150,9 @@ def report(kind: str, rules: str, events_path: str | None, db: str | None, start
 
 
 register_daemon_commands(cli)
+cli.add_command(test_command)
 cli.add_command(connectors)
+cli.add_command(plan)
 
 
 def main(argv: list[str] | None = None) -> None:
