@@ -43,7 +43,7 @@ def render_action(action: Action) -> str:
 
 
 def _facts(pairs: Sequence[tuple[str, Any]]) -> list[str]:
-    return [f"  {name:<10}{value}" for name, value in pairs if value not in (None, "", [])]
+    return [f"  {name:<11}{value}" for name, value in pairs if value not in (None, "", [])]
 
 
 def _invoice_facts(action: Action, invoice: Mapping[str, Any]) -> list[tuple[str, Any]]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.core.snapshot import load_state
 from engine.errors import UsageError
+from engine.explain.text import action_header, timer_cause
 from engine.model.money import format_money
 from engine.runtime.store import Store
 
@@ -124,10 +125,7 @@ def explain_action(store: Store, action_id: str) -> str:
     action = store.action(action_id)
     if action is None:
         raise UsageError(f"no action '{action_id}' in the store")
-    lines = [f"{action['id']}",
-             f"  decided   {action['at']} for client {action['client'] or '-'}",
-             f"  rule      {action['rule'] or '(reconciliation)'}",
-             f"  rules     version {action['rules_version']}"]
+    lines = action_header(action)
     for record in store.rules_history(50):
         if record.ok and record.version == action["rules_version"]:
             lines[-1] += f" (loaded {record.loaded_at.isoformat()} from {record.source})"
@@ -142,7 +140,7 @@ def explain_action(store: Store, action_id: str) -> str:
         else:
             lines.append(f"  because   {cause} (not in this store)")
     elif cause.startswith("timer:"):
-        lines.append(f"  because   the clock reached {cause[len('timer:'):]}")
+        lines.append(timer_cause(cause) or f"  because   {cause}")
     for row in store.delivery_status(action_id):
         lines.append(f"  delivery  {row.connector}: {row.status} after {row.attempts} attempt(s)"
                      + (f" — {row.last_error}" if row.last_error else ""))
