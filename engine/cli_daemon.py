@@ -181,10 +181,26 @@ def retry(action_id: str, db: str) -> None:
 @click.command()
 @click.argument("action_id", metavar="ACTION_ID")
 @db_option
-def explain(action_id: str, db: str) -> None:
-    """Say which event or timer, rule and rule version caused an action."""
+@click.option("--rules", default=None, help="replay mode: the rule folder to replay")
+@click.option("--events", "events_path", default=None,
+              help="replay mode: the NDJSON events to replay (instead of the store)")
+@click.option("--from", "start", default=None,
+              help="replay mode: first day (agency time); default: the earliest event's day")
+@click.option("--until", "end", default=None,
+              help="replay mode: last day (agency time); default: the latest event's day")
+def explain(action_id: str, db: str, rules: str | None, events_path: str | None,
+            start: str | None, end: str | None) -> None:
+    """Say which event or timer, rule and rule version caused an action, and what its
+    conditions saw; from the daemon's store, or from a replay (--rules and --events)."""
     from engine.runtime.status import explain_action
 
+    if rules is not None or events_path is not None:
+        from engine.cli_explain import explain_from_replay
+
+        click.echo(explain_from_replay(action_id, rules, events_path, start, end))
+        return
+    if start is not None or end is not None:
+        raise UsageError("--from and --until go with a replay: give --rules and --events too")
     store = open_existing_store(db)
     try:
         click.echo(explain_action(store, action_id))
