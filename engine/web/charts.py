@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 __all__ = ["Stack", "line_chart", "stacked_bar_chart", "axis_ticks", "PALETTE"]
 
 WIDTH, HEIGHT = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 56, 12, 16, 40
+LEFT, RIGHT, TOP, BOTTOM = 56, 12, 28, 40
 # Colour-blind-safe (Okabe-Ito), dark enough on white for lines and bars.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9")
 _STEPS = (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5), Decimal(10))
@@ -68,7 +68,7 @@ def _frame(chart_id: str, title: str, desc: str, ticks: list[Decimal], labels: S
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
                      f'fill="#333">{escape(_tick_label(tick))}</text>')
     if unit:
-        parts.append(f'<text x="4" y="{TOP - 4}" font-size="11" fill="#333">'
+        parts.append(f'<text x="4" y="12" font-size="11" fill="#333">'
                      f'{escape(unit)}</text>')
     for index, label in enumerate(labels):
         parts.append(f'<text x="{_x(index, len(labels)):.1f}" y="{HEIGHT - BOTTOM + 16}" '
