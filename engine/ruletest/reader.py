@@ -59,7 +59,7 @@ def read_scenario_file(path: Path, shown_as: str) -> ScenarioFile:
     else:
         errors.extend(schema_errors(document, _validator()))
     if errors:
-        return ScenarioFile(shown_as, errors=tuple(errors))
+        return ScenarioFile(shown_as, errors=tuple(sorted(set(errors), key=RuleError.sort_key)))
     scenarios, problems = _build(document, path.parent)
     if problems:
         return ScenarioFile(shown_as, errors=tuple(sorted(set(problems), key=RuleError.sort_key)))

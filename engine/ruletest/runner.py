@@ -107,16 +107,17 @@ def run_scenario(rules: RuleSet, scenario: Scenario,
     comparison = compare(scenario, outcome.actions)
     problems = [f"event rejected: {error}" for error in outcome.errors]
     for expectation, action in comparison.pairs:
-        if action is None and expectation is not None:
+        if expectation is not None and action is not None:
+            position = scenario.expected.index(expectation) + 1
+            problems.extend(f"action {m.position} ({m.action_type}): {m.field}: expected "
+                            f"{format_value_any(m.expected)}, got {format_value_any(m.got)}"
+                            for m in comparison.mismatches if m.position == position)
+        elif expectation is not None:
             position = scenario.expected.index(expectation) + 1
             problems.append(f"action {position} ({expectation.type}, line {expectation.line}) "
                             "was expected, but the rules did not decide it")
-        elif expectation is None and action is not None:
+        elif action is not None:
             problems.append(f"unexpected {action.type} {action.id} at {action.at.isoformat()}")
-    for mismatch in comparison.mismatches:
-        problems.append(f"action {mismatch.position} ({mismatch.action_type}): {mismatch.field}: "
-                        f"expected {format_value_any(mismatch.expected)}, "
-                        f"got {format_value_any(mismatch.got)}")
     passed = not problems
     diff = "" if passed else render_diff(comparison.pairs)
     seconds = (clock() - began) if clock else 0.0

@@ -69,7 +69,7 @@ def _invoice_table(invoice: Mapping[str, Any]) -> list[str]:
                  *(len(row[3]) for row in rows))
     out = [f"    {d:<{width}}  {q:>{quantity}} x {p:>{price}}  {a:>{amount}}"
            for d, q, p, a in rows]
-    label_width = width + quantity + price + 7
+    label_width = width + quantity + price + 5
     for key in ("subtotal", "tax", "total"):
         label = key if key != "total" else f"total {invoice['currency']}"
         out.append(f"    {label:>{label_width}}  {invoice[key]:>{amount}}")
