@@ -9,6 +9,13 @@ A connector type is a class with three class attributes and three methods:
     check() -> str                          verify configuration and credentials
     close()                                 release connections
 
+A connector that brings events in (its `produces` is not empty) also overrides one or both of
+
+    sync(cursor) -> SyncResult              what changed at the vendor since `cursor`
+    webhook(request) -> WebhookReply        a push from the vendor to /webhooks/{name}
+
+and keeps its cursor, handshake secrets and OAuth tokens in `self.state` (connectors/state.py).
+
 `deliver` is called with the action id as the idempotency key, possibly more than once for
 the same action (a retry after a timeout): a connector must make a repeat harmless where the
 far side allows it. It raises `ConnectorError(message, retryable=..., retry_after=...)` and
@@ -33,6 +40,8 @@ from typing import Any, ClassVar
 
 import httpx
 
+from connectors.sources import SyncResult, WebhookReply, WebhookRequest
+from connectors.state import ConnectorState, MemoryBackend, StateBackend, sealer_from_env
 from engine.errors import ConnectorError
 from engine.ruleset.types import RuleSet
 
@@ -254,9 +263,12 @@ class ConnectorContext:
                  env: Mapping[str, str] | None = None,
                  http_client_factory: Callable[..., httpx.Client] | None = None,
                  logger: logging.Logger | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None,
+                 state: StateBackend | None = None) -> None:
         self.rules = rules
         self._env = os.environ if env is None else env
+        self._state = state if state is not None else MemoryBackend()
+        self._sealer = sealer_from_env(self._env)
         self._http_client_factory = http_client_factory or httpx.Client
         self._redact = _Redactor()
         self._logger = logger or logging.getLogger("billflow.connectors")
@@ -307,6 +319,10 @@ class ConnectorContext:
             self._redact.add(resolved)
         return resolved
 
+    def state_for(self, connector: str) -> ConnectorState:
+        """Return the kept state of connector instance `connector` (secrets sealed at rest)."""
+        return ConnectorState(self._state, connector, self._sealer)
+
     def http_client(self, **options: Any) -> httpx.Client:
         """Return a new httpx client; tests pass a factory that adds a MockTransport."""
         return self._http_client_factory(**options)
@@ -324,6 +340,7 @@ class Connector:
         self.config: Mapping[str, Any] = MappingProxyType(dict(config))
         self.context = context
         self.log = context.logger(name)
+        self.state = context.state_for(name)
 
     def deliver(self, delivery: Delivery) -> DeliveryReceipt:
         """Carry out one action; raise ConnectorError (retryable or not) when it cannot."""
@@ -336,6 +353,33 @@ class Connector:
 
     def close(self) -> None:
         """Release whatever the connector holds open."""
+
+    # Sources (connectors whose `produces` is not empty) override these.
+
+    default_poll_interval: ClassVar[float] = 300.0  # seconds; the `poll_interval` option wins
+
+    def sync(self, cursor: Mapping[str, Any] | None) -> SyncResult:
+        """Return the events for what changed since `cursor` (None: from the start) and the new cursor."""
+        raise self.fail("has nothing to poll", retryable=False)
+
+    def webhook(self, request: WebhookRequest) -> WebhookReply:
+        """Verify and translate one push from the vendor."""
+        return WebhookReply.refused(404, f"connector '{self.name}' takes no webhooks")
+
+    @classmethod
+    def polls(cls) -> bool:
+        """True when the type overrides `sync` (the daemon then polls it)."""
+        return cls.sync is not Connector.sync
+
+    def poll_interval(self) -> float:
+        """Return seconds between polls: the `poll_interval` option (30s, 5m, 1h) or the default."""
+        text = str(self.config.get("poll_interval") or "").strip()
+        if not text:
+            return self.default_poll_interval
+        unit = {"s": 1, "m": 60, "h": 3600}.get(text[-1:])
+        if unit is None or not text[:-1].isdigit() or int(text[:-1]) <= 0:
+            raise self.fail("option 'poll_interval' must look like 30s, 5m or 1h", retryable=False)
+        return float(int(text[:-1]) * unit)
 
     def __enter__(self) -> "Connector":
         return self

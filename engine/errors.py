@@ -5,6 +5,7 @@
      ├── RuleSetInvalid(errors)                    a rule folder with one or more RuleErrors
      ├── EventError(source, line, message)         a malformed or unknown-referencing event
      ├── ConnectorError(message, retryable)        a connector could not carry out an action
+     │    └── UnmappedRecord(record, message)      a vendor record with no billflow counterpart
      ├── StoreError                                the durable store failed or is inconsistent
      ├── UsageError                                a command was called the wrong way
      └── LinkRefused(reason, message)              a signed link or token that must not be honoured
@@ -20,6 +21,7 @@ __all__ = [
     "RuleSetInvalid",
     "EventError",
     "ConnectorError",
+    "UnmappedRecord",
     "StoreError",
     "UsageError",
     "LinkRefused",
@@ -80,6 +82,15 @@ class ConnectorError(BillflowError):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+
+
+class UnmappedRecord(ConnectorError):
+    """A vendor record names a client, project or person billflow cannot map; never retried."""
+
+    def __init__(self, record: str, message: str) -> None:
+        super().__init__(f"{record}: {message}", retryable=False)
+        self.record = record
+        self.message = message
 
 
 class StoreError(BillflowError):

@@ -15,7 +15,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from connectors.base import ConnectorContext
 from connectors.registry import ConnectorRegistry
+from connectors.sources import WebhookReply, WebhookRequest
 from engine.runtime.clock import Clock, SystemClock
 from engine.runtime.decider import Decider
 from engine.runtime.dispatcher import Dispatcher, RetryPolicy
@@ -23,8 +25,11 @@ from engine.runtime.http import HttpSurface
 from engine.runtime.intake import IntakeResult, ingest_text
 from engine.runtime.metrics import Metric, render_metrics
 from engine.runtime.rulekeeper import RuleKeeper
+from engine.runtime.sources import SourceRunner
 from engine.runtime.store import Store, open_store
 from engine.runtime.watcher import RuleWatcher
+from engine.web.approval_links import ApprovalLinks
+from engine.web.settings import WebOptions, WebSettings, resolve_settings
 
 __all__ = ["Daemon", "DaemonOptions"]
 
@@ -42,6 +47,7 @@ class DaemonOptions:
     watch: bool = True
     retry: RetryPolicy = RetryPolicy()
     go_live: date | None = None  # first start only: when billing starts (default: today)
+    web: WebOptions = WebOptions()  # approval links, sign-in, pages (docs/web.md)
 
 
 class Daemon:
@@ -60,9 +66,11 @@ class Daemon:
         self._wake_dispatcher = threading.Event()
         self._threads: list[threading.Thread] = []
         self.http: HttpSurface | None = None
+        self.web: WebSettings | None = None
         self.watcher: RuleWatcher | None = None
         self.decider: Decider | None = None
         self.dispatcher: Dispatcher | None = None
+        self.sources: SourceRunner | None = None
         self.dispatch_counts = {"attempts": 0, "failures": 0}
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -77,15 +85,26 @@ class Daemon:
         if not outcome:
             raise SystemExit(1)
         self.decider = Decider(self.store, self.keeper, self.clock, go_live=self.options.go_live)
+        self.web = resolve_settings(self.options.web, db=self.options.db, http=self.options.http)
+        # Approval mails carry a one-click link when some server answers it.
+        serving = self.options.http is not None or self.options.web.public_url is not None
         self.dispatcher = Dispatcher(self.store, self.keeper, self.registry, self.clock.now,
-                                     policy=self.options.retry)
+                                     policy=self.options.retry,
+                                     context_factory=self.connector_context,
+                                     approval_url=ApprovalLinks(self.web, self.store).url
+                                     if serving else None)
         self._spawn("billflow-decider", self._decide_forever)
         self._spawn("billflow-dispatcher", self._dispatch_forever)
+        self.sources = SourceRunner(self.store, self.keeper, self.registry, self.clock.now,
+                                    self.ingest, since=self.options.go_live or self.store.created_on(),
+                                    context_factory=self.connector_context)
+        self._spawn("billflow-sources", self._poll_forever)
         if self.options.watch:
             self.watcher = RuleWatcher(self.options.rules, self._on_rules_changed)
             self.watcher.start()
         if self.options.http is not None:
-            self.http = HttpSurface(self.options.http, self)
+            self.http = HttpSurface(self.options.http, self,
+                                    forwarded_allow_ips=self.web.forwarded_allow_ips)
             self.http.serve_in_thread()
             log.info("listening on %s", self.http.url)
 
@@ -107,6 +126,8 @@ class Daemon:
             thread.join(timeout=30)
         if self.dispatcher is not None:
             self.dispatcher.close()
+        if self.sources is not None:
+            self.sources.close()
         self.store.close()
         log.info("stopped")
 
@@ -148,11 +169,19 @@ class Daemon:
                 log.exception("dispatch round failed; retrying")
             self._sleep_until(None, self._wake_dispatcher)
 
+    def _poll_forever(self) -> None:
+        assert self.sources is not None
+        while not self._stop.is_set():
+            try:
+                self.sources.poll_due()
+                wake = self.sources.next_wake()
+            except Exception:  # a source's bug must not stop the others; the cursor held
+                log.exception("source polling failed; retrying")
+                wake = None
+            self.clock.sleep(_seconds_until(wake, self.clock.now()), self._stop)
+
     def _sleep_until(self, instant: datetime | None, wake: threading.Event) -> None:
-        seconds = MAX_SLEEP
-        if instant is not None:
-            seconds = min(MAX_SLEEP, max(0.0, (instant - self.clock.now()).total_seconds()))
-        self.clock.sleep(seconds, wake)
+        self.clock.sleep(_seconds_until(instant, self.clock.now()), wake)
         wake.clear()
 
     # -- rules -------------------------------------------------------------------------
@@ -176,6 +205,16 @@ class Daemon:
             self._wake_decider.set()
 
     # -- what HTTP and the CLI ask -----------------------------------------------------
+    def connector_context(self, rules: Any, **options: Any) -> ConnectorContext:
+        """A connector's context in the daemon: its state (cursors, sealed tokens) in the store."""
+        return ConnectorContext(rules, state=self.store, **options)
+
+    def webhook(self, name: str, request: WebhookRequest) -> WebhookReply:
+        """Answer `POST /webhooks/{name}`: the connector verifies, intake stores, then 2xx."""
+        if self.sources is None:
+            return WebhookReply.refused(503, "starting")
+        return self.sources.webhook(name, request)
+
     def ingest(self, text: str, source: str) -> IntakeResult:
         result = ingest_text(self.store, text, source, self.clock.now())
         if result.accepted:
@@ -227,6 +266,12 @@ class Daemon:
                    (({}, clock.timestamp()),) if clock else ()),
         ]
         return render_metrics(families)
+
+
+def _seconds_until(instant: datetime | None, now: datetime) -> float:
+    if instant is None:
+        return MAX_SLEEP
+    return min(MAX_SLEEP, max(0.0, (instant - now).total_seconds()))
 
 
 def write_token_file(db: str, token: str) -> Path:

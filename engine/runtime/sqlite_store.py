@@ -25,7 +25,8 @@ from typing import Any
 from engine.errors import StoreError
 from engine.model.actions import Action, dump_action
 from engine.runtime.store import (DEFAULT_LEASE, Delivery, DeliveryOutcome, IncomingEvent,
-                                  RulesRecord, Snapshot, StoreCounts, StoredEvent)
+                                  RulesRecord, Snapshot, SourceProblemRow, StoreCounts,
+                                  StoredEvent)
 
 try:
     import fcntl
@@ -92,8 +93,30 @@ def _schema_rules_history(conn: sqlite3.Connection) -> None:
     CREATE INDEX rules_good ON rules_history (ok, seq)""")
 
 
+def _schema_connector_state(conn: sqlite3.Connection) -> None:
+    """Version 4: what source connectors keep (cursors, sealed tokens) and what they could not map."""
+    _script(conn, """
+    CREATE TABLE connector_state (
+        connector TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+        PRIMARY KEY (connector, key));
+    CREATE TABLE source_problems (
+        connector TEXT NOT NULL, record TEXT NOT NULL, message TEXT NOT NULL,
+        first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, seen INTEGER NOT NULL,
+        PRIMARY KEY (connector, record))""")
+
+
+def _schema_used_links(conn: sqlite3.Connection) -> None:
+    """Version 5: single-use links (approval, sign-in) already used, until they expire."""
+    _script(conn, """
+    CREATE TABLE used_links (
+        id TEXT PRIMARY KEY, purpose TEXT NOT NULL, used_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL);
+    CREATE INDEX used_links_expiry ON used_links (expires_at)""")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _schema_event_log, _schema_outbox, _schema_rules_history)
+    _schema_event_log, _schema_outbox, _schema_rules_history, _schema_connector_state,
+    _schema_used_links)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -441,6 +464,60 @@ class SqliteStore:
         rows = self._query("SELECT version, loaded_at, ok, errors, source FROM rules_history "
                            "WHERE ok = 1 ORDER BY seq DESC LIMIT 1")
         return _rules_record(rows[0]) if rows else None
+
+    # -- connectors ---------------------------------------------------------------------
+    def connector_value(self, connector: str, key: str) -> str | None:
+        rows = self._query("SELECT value FROM connector_state WHERE connector = ? AND key = ?",
+                           (connector, key))
+        return rows[0][0] if rows else None
+
+    def put_connector_value(self, connector: str, key: str, value: str | None) -> None:
+        with self._transaction() as conn:
+            if value is None:
+                conn.execute("DELETE FROM connector_state WHERE connector = ? AND key = ?",
+                             (connector, key))
+            else:
+                conn.execute("INSERT INTO connector_state (connector, key, value) VALUES (?, ?, ?) "
+                             "ON CONFLICT (connector, key) DO UPDATE SET value = excluded.value",
+                             (connector, key, value))
+
+    def record_source_problems(self, connector: str, problems: Sequence[tuple[str, str]],
+                               at: datetime) -> None:
+        stamp = _utc(at)
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO source_problems (connector, record, message, first_seen, last_seen, "
+                "seen) VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (connector, record) DO UPDATE SET "
+                "message = excluded.message, last_seen = excluded.last_seen, seen = seen + 1",
+                [(connector, record, message, stamp, stamp) for record, message in problems])
+
+    def source_problems(self, connector: str | None = None) -> list[SourceProblemRow]:
+        sql = ("SELECT connector, record, message, first_seen, last_seen, seen "
+               "FROM source_problems")
+        params: tuple[Any, ...] = ()
+        if connector is not None:
+            sql, params = sql + " WHERE connector = ?", (connector,)
+        rows = self._query(sql + " ORDER BY first_seen, connector, record", params)
+        return [SourceProblemRow(row[0], row[1], row[2], _from_text(row[3]), _from_text(row[4]),
+                                 row[5]) for row in rows]
+
+    def clear_source_problems(self, connector: str) -> int:
+        with self._transaction() as conn:
+            return conn.execute("DELETE FROM source_problems WHERE connector = ?",
+                                (connector,)).rowcount
+
+    # -- single-use links -------------------------------------------------------------
+    def use_link(self, link_id: str, purpose: str, used_at: datetime,
+                 expires_at: datetime) -> bool:
+        used = _utc(used_at)
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM used_links WHERE expires_at < ?", (used,))
+            return conn.execute("INSERT INTO used_links (id, purpose, used_at, expires_at) "
+                                "VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                                (link_id, purpose, used, _utc(expires_at))).rowcount == 1
+
+    def link_used(self, link_id: str) -> bool:
+        return bool(self._query("SELECT 1 FROM used_links WHERE id = ?", (link_id,)))
 
     # -- queries ----------------------------------------------------------------------
     def actions(self, after: str | None = None,

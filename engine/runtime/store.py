@@ -26,7 +26,7 @@ from engine.model.actions import Action
 
 __all__ = [
     "Store", "open_store", "IncomingEvent", "StoredEvent", "Snapshot", "Delivery",
-    "DeliveryOutcome", "RulesRecord", "StoreCounts", "DEFAULT_LEASE",
+    "DeliveryOutcome", "RulesRecord", "StoreCounts", "SourceProblemRow", "DEFAULT_LEASE",
 ]
 
 DeliveryOutcome = Literal["delivered", "retry", "dead"]
@@ -94,6 +94,18 @@ class RulesRecord:
     ok: bool
     errors: tuple[str, ...]
     source: str
+
+
+@dataclass(frozen=True)
+class SourceProblemRow:
+    """A vendor record a source connector could not turn into an event, until re-synced."""
+
+    connector: str
+    record: str
+    message: str
+    first_seen: datetime
+    last_seen: datetime
+    seen: int
 
 
 @dataclass(frozen=True)
@@ -180,6 +192,35 @@ class Store(Protocol):
 
     def last_good_rules(self) -> RulesRecord | None:
         """Return the latest load that succeeded."""
+
+    # -- connectors --------------------------------------------------------------------
+    def connector_value(self, connector: str, key: str) -> str | None:
+        """Return what connector `connector` kept under `key` (connectors/state.py), or None."""
+
+    def put_connector_value(self, connector: str, key: str, value: str | None) -> None:
+        """Keep `value` under (`connector`, `key`); None forgets it. Durable once this returns."""
+
+    def record_source_problems(self, connector: str, problems: Sequence[tuple[str, str]],
+                               at: datetime) -> None:
+        """Note (record, message) pairs a source could not map; a repeat updates the note."""
+
+    def source_problems(self, connector: str | None = None) -> list[SourceProblemRow]:
+        """Return the noted problems (of one connector, or all), oldest first."""
+
+    def clear_source_problems(self, connector: str) -> int:
+        """Forget a connector's problems (it is being re-synced); return how many."""
+
+    # -- single-use links ----------------------------------------------------------------
+    def use_link(self, link_id: str, purpose: str, used_at: datetime,
+                 expires_at: datetime) -> bool:
+        """Mark a single-use link used; False if it was used before. Atomic across threads.
+
+        `link_id` names the link (a hash, never the link itself); a row may be forgotten
+        once `expires_at` has passed, when the link is refused as expired anyway.
+        """
+
+    def link_used(self, link_id: str) -> bool:
+        """Say whether the single-use link `link_id` was used."""
 
     # -- queries -----------------------------------------------------------------------
     def actions(self, after: str | None = None,
