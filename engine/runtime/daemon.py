@@ -13,7 +13,9 @@ import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+import httpx
 
 from connectors.base import ConnectorContext
 from connectors.registry import ConnectorRegistry
@@ -54,12 +56,14 @@ class Daemon:
     """Run billflow unattended; `start()` returns once every part is up, `stop()` drains."""
 
     def __init__(self, options: DaemonOptions, *, clock: Clock | None = None,
-                 registry: ConnectorRegistry | None = None, store: Store | None = None) -> None:
+                 registry: ConnectorRegistry | None = None, store: Store | None = None,
+                 http_client_factory: Callable[..., httpx.Client] | None = None) -> None:
         self.options = options
         self.clock = clock or SystemClock()
         self.store = store or open_store(options.db)
         self.keeper = RuleKeeper(options.rules, self.clock.now)
         self.registry = registry or ConnectorRegistry.discover()
+        self._http_client_factory = http_client_factory  # tests: vendors behind a MockTransport
         self.token = options.token or secrets.token_urlsafe(24)
         self._stop = threading.Event()
         self._wake_decider = threading.Event()
@@ -207,7 +211,8 @@ class Daemon:
     # -- what HTTP and the CLI ask -----------------------------------------------------
     def connector_context(self, rules: Any, **options: Any) -> ConnectorContext:
         """A connector's context in the daemon: its state (cursors, sealed tokens) in the store."""
-        return ConnectorContext(rules, state=self.store, **options)
+        return ConnectorContext(rules, state=self.store,
+                                http_client_factory=self._http_client_factory, **options)
 
     def webhook(self, name: str, request: WebhookRequest) -> WebhookReply:
         """Answer `POST /webhooks/{name}`: the connector verifies, intake stores, then 2xx."""
