@@ -30,12 +30,13 @@ class StatusReport:
     unmatched_payments: list[dict[str, Any]] = field(default_factory=list)
     outbox: dict[str, Any] = field(default_factory=dict)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    source_problems: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {"rules": self.rules, "engine": self.engine, "invoices": self.invoices,
                 "awaiting_approval": self.awaiting_approval, "overdue": self.overdue,
                 "unmatched_payments": self.unmatched_payments, "outbox": self.outbox,
-                "dead_letters": self.dead_letters}
+                "dead_letters": self.dead_letters, "source_problems": self.source_problems}
 
     def as_text(self) -> str:
         rules = self.rules
@@ -63,6 +64,11 @@ class StatusReport:
         lines += [f"           dead: {row['action']} via {row['connector']} after "
                   f"{row['attempts']} attempts: {row['error']}  (billflow retry {row['action']})"
                   for row in self.dead_letters]
+        lines.append(f"sources    {len(self.source_problems)} problem(s)")
+        lines += [f"           {row['connector']}: {row['record']}: {row['message']}"
+                  for row in self.source_problems]
+        if self.source_problems:
+            lines.append("           fix the mapping, then `billflow connectors resync NAME`")
         return "\n".join(lines)
 
 
@@ -115,9 +121,12 @@ def store_status(store: Store, now: datetime) -> StatusReport:
              "error": row.last_error} for row in store.dead_letters()]
     outbox = {"pending": counts.outbox_pending, "delivered": counts.outbox_delivered,
               "dead": counts.outbox_dead}
+    problems = [{"connector": row.connector, "record": row.record, "message": row.message,
+                 "last_seen": row.last_seen.isoformat(), "seen": row.seen}
+                for row in store.source_problems()]
     return StatusReport(rules, engine, invoices, awaiting,
                         sorted(overdue, key=lambda row: -row["days_overdue"]), unmatched, outbox,
-                        dead)
+                        dead, problems)
 
 
 def explain_action(store: Store, action_id: str) -> str:
