@@ -63,12 +63,21 @@ def _go_live_day(text: str) -> date:
 @click.option("--go-live", "go_live", default=None, metavar="DATE|-Nd",
               help="first start only: bill triggers from this day on, a date or a number of "
                    "days back such as -30d (default: today)")
+@click.option("--public-url", default=None, metavar="URL",
+              help="the address people reach the pages at, for links in mail "
+                   "(default: http://HOST:PORT of --http)")
+@click.option("--approval-ttl", default="7d", show_default=True, metavar="DURATION",
+              help="how long an approval link stays valid after approval was requested")
+@click.option("--forwarded-allow-ips", default=None, metavar="IPS",
+              help="trust X-Forwarded-* headers from these proxy addresses (comma-separated)")
 def run(rules: str, db: str, http_address: str, no_http: bool, log_format: str,
-        go_live: str | None) -> None:
+        go_live: str | None, public_url: str | None, approval_ttl: str,
+        forwarded_allow_ips: str | None) -> None:
     """Run the daemon: intake, decisions, dispatch, hot reload, HTTP."""
     from engine.runtime.daemon import Daemon, DaemonOptions, write_token_file
     from engine.runtime.http import parse_address
     from engine.runtime.logs import configure_logging
+    from engine.web.settings import WebOptions
 
     configure_logging(log_format)
     Path(db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -77,8 +86,11 @@ def run(rules: str, db: str, http_address: str, no_http: bool, log_format: str,
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     first_day = _go_live_day(go_live) if go_live else None
+    web = WebOptions(public_url=public_url, approval_ttl=_duration("--approval-ttl", approval_ttl),
+                     forwarded_allow_ips=forwarded_allow_ips)
     daemon = Daemon(DaemonOptions(rules=rules, db=db, http=address,
-                                  token=os.environ.get("BILLFLOW_TOKEN"), go_live=first_day))
+                                  token=os.environ.get("BILLFLOW_TOKEN"), go_live=first_day,
+                                  web=web))
     signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
     signal.signal(signal.SIGINT, lambda *_: daemon.request_stop())
     daemon.start()
@@ -88,12 +100,48 @@ def run(rules: str, db: str, http_address: str, no_http: bool, log_format: str,
     if daemon.http is not None:
         click.echo(f"  events: POST {daemon.http.url}/events with the bearer token in "
                    f"{token_file}; health: {daemon.http.url}/healthz", err=True)
+        assert daemon.web is not None
+        click.echo(f"  pages: {daemon.web.public_url}/signin; links are signed with the key "
+                   f"from {daemon.web.secret_source}", err=True)
     outputs = sorted({str(c.options.get("dir")) for c in daemon.keeper.active.agency.connectors.values()
                       if c.type == "files"})
     if outputs:
         click.echo(f"  invoices and mail are written under: {', '.join(outputs)}", err=True)
     daemon.wait()
     daemon.stop()
+
+
+def _duration(option: str, text: str):
+    from engine.model.duration import parse_duration
+
+    try:
+        return parse_duration(text).as_timedelta()
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a duration such as 7d or 48h") from None
+
+
+@click.command("web-token")
+@click.argument("person", metavar="PERSON")
+@click.option("--rules", default=None, help="the rule folder, to check that PERSON is in it")
+@click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650),
+              help="how long the token stays valid")
+@db_option
+def web_token(person: str, rules: str | None, days: int, db: str) -> None:
+    """Print a personal token: `Authorization: Bearer` for the JSON API, or to sign in."""
+    from datetime import timedelta
+
+    from engine.web.auth import person_token
+    from engine.web.settings import WebOptions, resolve_settings
+
+    if rules is not None:
+        from engine.cli_common import load_rules
+
+        people = load_rules(rules).agency.people
+        if person not in people:
+            raise UsageError(f"'{person}' is not a person of the Agency in {rules}")
+    settings = resolve_settings(WebOptions(person_token_ttl=timedelta(days=days)), db=db,
+                                http=None)
+    click.echo(person_token(settings, person, _now()))
 
 
 @click.command()
@@ -226,5 +274,5 @@ def status(db: str, fmt: str) -> None:
 
 def register(group: click.Group) -> None:
     """Add the daemon's commands to the CLI."""
-    for command in (run, ingest, approve, flag, retry, explain, status):
+    for command in (run, ingest, approve, flag, retry, explain, status, web_token):
         group.add_command(command)

@@ -49,12 +49,16 @@ def verify(secret: bytes, purpose: str, token: str, now: datetime) -> dict[str, 
         raise forged
     try:
         given = _unb64(signature)
-        body.encode("ascii")
+        decoded = _unb64(body)
     except (ValueError, UnicodeEncodeError):
         raise forged from None
+    # One spelling per token: base64 ignores stray low bits, so a second spelling of the same
+    # signature would otherwise pass as a different (unused) single-use link.
+    if _b64(given) != signature or _b64(decoded) != body:
+        raise forged
     if not hmac.compare_digest(given, _mac(secret, purpose, body)):
         raise forged
-    claims = json.loads(_unb64(body))
+    claims = json.loads(decoded)
     if claims.get("p") != purpose:
         raise forged
     expires = datetime.fromtimestamp(int(claims["x"]), timezone.utc)
