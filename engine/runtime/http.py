@@ -71,6 +71,8 @@ class HttpSurface:
             proxy_headers=forwarded_allow_ips is not None,
             forwarded_allow_ips=forwarded_allow_ips or "127.0.0.1",
             server_header=False, timeout_graceful_shutdown=5)
+        # Paths carry approval and sign-in tokens: no access log, whatever logging says later.
+        logging.getLogger("uvicorn.access").disabled = True
         self._server = _Server(config)
         self._thread: threading.Thread | None = None
 
