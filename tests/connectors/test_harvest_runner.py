@@ -77,7 +77,7 @@ def test_events_land_in_the_log_and_a_second_poll_adds_nothing(rules_with_harves
         "harvest:time_entry:636709356:2026-03-04T09:15:30Z",
         "harvest:time_entry:636709359:2026-03-06T08:00:00Z",
     ]
-    assert all(e.source.startswith("connector:harvest:") for e in store.events_after(0, 1000))
+    assert all(e.source.startswith("connector:harvest") for e in store.events_after(0, 1000))
     [problem] = store.source_problems("harvest")
     assert problem.record == "time_entry 636709358"
     cursor = ConnectorState(store, "harvest").get(CURSOR_KEY)
