@@ -22,6 +22,7 @@ from connectors.harvest.api import DEFAULT_BASE_URL, HarvestApi
 from connectors.harvest.cursor import LISTS, HarvestCursor, ListPosition
 from connectors.harvest.records import HarvestRecords, updated_at
 from connectors.imports.events import ApprovalLedger
+from connectors.imports.maps import unknown_targets
 from connectors.mapping import VendorMapping
 from connectors.sources import SyncResult, WebhookReply, WebhookRequest
 
@@ -119,7 +120,7 @@ class HarvestConnector(Connector):
         me = self.api.get("/users/me", None, doing="signing in to Harvest")
         who = " ".join(str(me.get(k)) for k in ("first_name", "last_name") if me.get(k)) \
             if isinstance(me, Mapping) else ""
-        problems = _unknown_targets(self.context.rules, self._map)
+        problems = unknown_targets(self.context.rules, self._map)
         projects = {str(key) for key in (self._map.get("projects") or {})}
         people = {str(key) for key in (self._map.get("people") or {})}
         if projects:
@@ -158,16 +159,3 @@ def _newest(known: str | None, records: tuple[Mapping[str, Any], ...]) -> str | 
 
 def _parse(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
-
-
-def _unknown_targets(rules: Any, mapping: Mapping[str, Any]) -> list[str]:
-    """Return what `map` sends records to that the rule set does not have."""
-    if rules is None:
-        return []
-    problems = [f"map.projects sends {key} to '{value}', which no engagement lists"
-                for key, value in (mapping.get("projects") or {}).items()
-                if str(value) not in rules.projects]
-    problems += [f"map.people sends {key} to '{value}', who is not a person of the Agency"
-                 for key, value in (mapping.get("people") or {}).items()
-                 if str(value) not in rules.agency.people]
-    return problems

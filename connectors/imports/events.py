@@ -10,8 +10,9 @@ and `time.unapproved` names it to take it back.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
@@ -19,7 +20,7 @@ from connectors.state import ConnectorState
 
 __all__ = [
     "time_approved", "time_unapproved", "expense_approved", "decimal_text", "exact_decimal",
-    "hours_from_seconds", "decode_json", "ApprovalLedger",
+    "hours_from_seconds", "decode_json", "instant", "instant_text", "ApprovalLedger",
 ]
 
 _MICRO_HOUR = Decimal("0.000001")
@@ -60,6 +61,22 @@ def hours_from_seconds(seconds: int) -> Decimal:
     next, and loses under 4 ms an entry.
     """
     return (Decimal(seconds) / Decimal(3600)).quantize(_MICRO_HOUR, rounding=ROUND_DOWN).normalize()
+
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def instant(text: str) -> datetime:
+    """Read a vendor timestamp ("...Z", "+00:00", nanoseconds cut to micro) as an aware UTC datetime."""
+    parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", str(text).strip()))
+    if parsed.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset")
+    return parsed.astimezone(timezone.utc)
+
+
+def instant_text(when: datetime) -> str:
+    """Write a UTC instant the one way ids use: 2026-03-04T09:12:00Z."""
+    return when.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _event(event_id: str, kind: str, at: str, payload: Mapping[str, Any]) -> dict[str, Any]:
