@@ -8,6 +8,7 @@ import sys
 import click
 
 from engine.cli_common import load_rules, parse_day
+from engine.cli_connect import connect
 from engine.cli_connectors import connectors
 from engine.cli_daemon import register as register_daemon_commands
 from engine.cli_plan import plan
@@ -152,6 +153,7 @@ def report(kind: str, rules: str, events_path: str | None, db: str | None, start
 register_daemon_commands(cli)
 cli.add_command(test_command)
 cli.add_command(connectors)
+cli.add_command(connect)
 cli.add_command(plan)
 
 

@@ -137,6 +137,17 @@ class QuickBooksConnector(Connector):
         guard.remember(request.body)
         return WebhookReply(200, events=tuple(events), problems=tuple(problems))
 
+    def connected(self, params: Mapping[str, str]) -> list[str]:
+        """After `billflow connect`: say which company was authorised (the redirect's realmId)."""
+        realm = params.get("realmId")
+        if not realm:
+            return []
+        self.state.put("authorised_realm", realm)
+        if realm != self.settings.realm_id:
+            return [f"warning: QuickBooks company {realm} was authorised, but the connector's "
+                    f"realm_id is {self.settings.realm_id}: set realm_id to {realm}"]
+        return [f"QuickBooks company {realm} authorised"]
+
     # -- check -----------------------------------------------------------------------------
     def check(self) -> str:
         """Refresh the tokens if due, read the company, and find every client's customer."""

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
+
 from connectors.base import Connector, ConnectorContext, Delivery, DeliveryReceipt
 from connectors.oauth import OAuthClient, TokenKeeper
 from connectors.sources import SyncResult, WebhookReply, WebhookRequest
@@ -127,6 +129,27 @@ class XeroConnector(Connector):
         events, problems = self._payments().fetch_invoices(named) if named else ([], [])
         guard.remember(request.body)
         return WebhookReply(200, events=tuple(events), problems=tuple(problems))
+
+    def connected(self, params: Mapping[str, str]) -> list[str]:
+        """After `billflow connect`: list the organisations the authorisation reaches."""
+        doing = "listing the authorised organisations"
+        try:
+            with self.context.http_client(timeout=self.settings.timeout) as client:
+                response = client.get(self.settings.connections_url,
+                                      headers={**self.tokens.authorize(),
+                                               "Accept": "application/json"})
+            tenants = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError) as exc:
+            return [f"warning: {doing} failed ({type(exc).__name__})"]
+        if not isinstance(tenants, list):
+            return [f"warning: {doing} failed (HTTP {response.status_code})"]
+        lines = [f"Xero organisation {t.get('tenantName')!r}: tenant_id {t.get('tenantId')}"
+                 for t in tenants if isinstance(t, Mapping)]
+        ids = {t.get("tenantId") for t in tenants if isinstance(t, Mapping)}
+        if self.settings.tenant_id not in ids:
+            lines.append(f"warning: the connector's tenant_id {self.settings.tenant_id} is not "
+                         f"among them: set tenant_id to one listed above")
+        return lines
 
     # -- check -----------------------------------------------------------------------------
     def check(self) -> str:
