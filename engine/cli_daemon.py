@@ -147,8 +147,19 @@ def web_token(person: str, rules: str | None, days: int, db: str) -> None:
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @db_option
-def ingest(file: str, db: str) -> None:
-    """Feed the events of an NDJSON (or JSON) file to the daemon's store."""
+@click.option("--from", "source_format", default="ndjson", show_default=True,
+              type=click.Choice(["ndjson", "harvest-csv", "toggl-csv"]),
+              help="the file's format: billflow events, or a Harvest or Toggl detailed time export")
+@click.option("--rules", default="rules", show_default=True,
+              help="with a CSV export: the rule folder whose clients, people and map apply")
+@click.option("--map", "map_file", default=None, metavar="FILE",
+              help="with a CSV export: a YAML/JSON map (projects, people, roles) instead of "
+                   "the Agency connector's")
+@click.option("--connector", default=None, metavar="NAME",
+              help="with a CSV export: the Agency connector whose map applies")
+def ingest(file: str, db: str, source_format: str, rules: str, map_file: str | None,
+           connector: str | None) -> None:
+    """Feed the events of an NDJSON (or JSON) file, or a time export, to the daemon's store."""
     from engine.runtime.intake import ingest_text
     from engine.runtime.store import open_store
 
@@ -156,6 +167,16 @@ def ingest(file: str, db: str) -> None:
         text = Path(file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{file}: cannot read it ({exc})") from None
+    bad_rows: tuple[str, ...] = ()
+    if source_format != "ndjson":
+        from connectors.imports.command import as_ndjson, import_export
+        from engine.cli_common import load_rules
+
+        imported = import_export(source_format, text, file, load_rules(rules),
+                                 at=_now().isoformat(), map_file=map_file, connector=connector)
+        text, bad_rows = as_ndjson(imported), imported.errors
+        for line in imported.iter_lines():
+            click.echo(line, err=True)
     Path(db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     store = open_store(db)
     try:
@@ -164,6 +185,8 @@ def ingest(file: str, db: str) -> None:
         store.close()
     for error in result.errors:
         click.echo(error, err=True)
+    if bad_rows:
+        result = type(result)(result.accepted, result.duplicates, (*bad_rows, *result.errors))
     click.echo(f"{file}: {result.accepted} events stored, {result.duplicates} already known, "
                f"{len(result.errors)} rejected")
     if result.errors:
