@@ -211,8 +211,8 @@ class Daemon:
     # -- what HTTP and the CLI ask -----------------------------------------------------
     def connector_context(self, rules: Any, **options: Any) -> ConnectorContext:
         """A connector's context in the daemon: its state (cursors, sealed tokens) in the store."""
-        return ConnectorContext(rules, state=self.store,
-                                http_client_factory=self._http_client_factory, **options)
+        options.setdefault("state", self.store)  # the source runner passes it too
+        return ConnectorContext(rules, http_client_factory=self._http_client_factory, **options)
 
     def webhook(self, name: str, request: WebhookRequest) -> WebhookReply:
         """Answer `POST /webhooks/{name}`: the connector verifies, intake stores, then 2xx."""
