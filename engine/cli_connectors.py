@@ -31,8 +31,11 @@ def connectors(ctx: click.Context) -> None:
 
 @connectors.command()
 @click.argument("rules", default="rules", metavar="[RULES]")
-def check(rules: str) -> None:
+@db_option
+def check(rules: str, db: str) -> None:
     """Build each of the Agency's connectors and verify its configuration and credentials."""
+    from pathlib import Path
+
     from connectors.base import ConnectorContext
     from connectors.registry import ConnectorRegistry
     from engine.cli_common import load_rules
@@ -40,14 +43,20 @@ def check(rules: str) -> None:
 
     ruleset = load_rules(rules)
     registry = ConnectorRegistry.discover()
+    # Tokens from `billflow connect` (and cursors) are kept in the store, when there is one.
+    store = open_existing_store(db) if "://" in db or Path(db).exists() else None
     failed = 0
-    for name, config in ruleset.agency.connectors.items():
-        try:
-            with registry.build(config, ConnectorContext(ruleset)) as connector:
-                click.echo(f"{name} ({config.type}): {connector.check()}")
-        except ConnectorError as exc:
-            failed += 1
-            click.echo(f"{name} ({config.type}): FAILED — {exc}", err=True)
+    try:
+        for name, config in ruleset.agency.connectors.items():
+            try:
+                with registry.build(config, ConnectorContext(ruleset, state=store)) as connector:
+                    click.echo(f"{name} ({config.type}): {connector.check()}")
+            except ConnectorError as exc:
+                failed += 1
+                click.echo(f"{name} ({config.type}): FAILED — {exc}", err=True)
+    finally:
+        if store is not None:
+            store.close()
     if failed:
         sys.exit(1)
 

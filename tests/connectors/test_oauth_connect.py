@@ -158,3 +158,13 @@ def test_connect_refuses_what_cannot_work(tmp_path, monkeypatch):
     monkeypatch.delenv("BILLFLOW_SECRET_KEY")
     with pytest.raises(UsageError, match="set BILLFLOW_SECRET_KEY"):
         run_connect("books", rules, str(tmp_path / "a.db"))
+
+
+def test_connectors_check_reads_the_tokens_from_the_store(tmp_path):
+    db = tmp_path / "billflow.db"
+    SqliteStore(db).close()
+    result = CliRunner().invoke(cli, ["connectors", "check", str(FIXTURES / "quickbooks" / "rules"),
+                                      "--db", str(db)])
+    assert result.exit_code == 1
+    assert ("books (quickbooks): FAILED — connector 'books' (quickbooks): not connected to "
+            "QuickBooks yet: run `billflow connect books`") in result.output
