@@ -15,7 +15,7 @@ last run without a kill drains what is left. At the end:
   the outbox, and every milestone's invoice is in the action log.
 
 Starting Python and importing the daemon (PDF fonts included) takes a couple of seconds,
-so a hundred cold starts would not fit the time budget: the daemon runs are forked from a
+so a hundred cold starts would take minutes: the daemon runs are forked from a
 pre-started interpreter that has imported billflow and nothing else (no store, no rules, no
 thread), and each fork runs exactly `billflow run` (`engine.cli.main`). The first and the
 last run are cold `python -m engine.cli run` processes.
@@ -52,7 +52,7 @@ MAIL_RULES = Path(__file__).resolve().parent / "fixtures" / "mail"
 CLIENTS, MILESTONES = 20, 25          # 500 issued invoices, 500 mails with a PDF each
 MIN_KILLS = 100
 KILL_AFTER = (0.05, 0.40)             # seconds a run is given before its SIGKILL
-TIME_BUDGET = 150.0                   # the kill loop stops early only if it runs out of this
+SAFETY_CAP = 900.0                    # a hung daemon fails the test instead of hanging CI
 DRAIN_TIMEOUT = 60.0
 READY_TIMEOUT = 30.0
 
@@ -320,7 +320,8 @@ def test_sigkill_during_dispatch_loses_nothing(tmp_path: Path, smtp) -> None:
         process = None
         kills += 1
         window.after_kill()
-        while kills < MIN_KILLS and time.monotonic() - started < TIME_BUDGET:
+        while kills < MIN_KILLS:  # a loaded machine takes longer; the count is what matters
+            assert time.monotonic() - started < SAFETY_CAP, f"only {kills} kills so far"
             waiting, pending, _ = store_progress(db)
             offset = log.stat().st_size
             pid = zygote.run(run_argv, log)
