@@ -18,13 +18,11 @@ import socket
 import threading
 from typing import Any, Protocol
 
-import uvicorn
-
 from engine.runtime.intake import IntakeResult
-from engine.web.surface import MAX_BODY
 
 __all__ = ["HttpSurface", "Backend", "MAX_BODY", "parse_address"]
 
+MAX_BODY = 32 * 1024 * 1024
 log = logging.getLogger("billflow.http")
 
 
@@ -38,11 +36,6 @@ class Backend(Protocol):
     def health(self) -> tuple[bool, dict[str, Any]]: ...
 
     def metrics(self) -> str: ...
-
-
-class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # the daemon's main thread owns the signals
-        pass
 
 
 class HttpSurface:
@@ -61,8 +54,16 @@ class HttpSurface:
             raise
         self.socket.listen(128)
         self.server_address = self.socket.getsockname()[:2]
+        # Imported here: `billflow run --no-http` and the CLI start without a web stack.
+        import uvicorn
+
+        from engine.web.app import create_app
+
+        class _Server(uvicorn.Server):
+            def install_signal_handlers(self) -> None:  # the daemon's main thread owns them
+                pass
+
         if app is None:
-            from engine.web.app import create_app
             app = create_app(backend)
         self.app = app
         self.backend = backend

@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-__all__ = ["routes", "MAX_BODY", "json_reply"]
+from engine.runtime.http import MAX_BODY
 
-MAX_BODY = 32 * 1024 * 1024
+__all__ = ["routes", "MAX_BODY", "json_reply"]
 
 
 def json_reply(status: int, data: Any) -> Response:
