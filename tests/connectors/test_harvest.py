@@ -14,7 +14,7 @@ from connectors.sources import WebhookRequest
 from engine.errors import ConnectorError
 from engine.model.events import parse_event
 
-from .fixtures.harvest.double import BASE, TOKEN, HarvestDouble, body, harvest, sync_all
+from .fixtures.harvest.double import TOKEN, HarvestDouble, body, harvest, sync_all
 
 
 def by_id(events):
