@@ -46,8 +46,8 @@ __all__ = [
     "build_delivery",
 ]
 
-ApprovalUrl = Callable[[str, int], "str | None"]
-"""(invoice id, revision) -> the approver's one-click link, or None when there is none."""
+ApprovalUrl = Callable[[str, int, str], "str | None"]
+"""(invoice id, revision, person) -> that person's one-click link, or None when there is none."""
 
 InvoiceLookup = Callable[[str], "Mapping[str, Any] | None"]
 """Invoice id -> that invoice's JSON object, or None when it is unknown."""
@@ -300,10 +300,7 @@ class _Render:
         return tuple((c.name, c.email) for c in self.client.billing_contacts)
 
     def link(self) -> str | None:
-        if self.approval_url is None or not self.type.startswith("approval."):
-            return None
-        match = _REVISION.search(self.id)
-        return self.approval_url(str(self.invoice["id"]), int(match.group(1)) if match else 1)
+        return approval_link(self.approval_url, self.action)
 
     def message(self, to: tuple[Recipient, ...], subject: str, body: str, template: str | None,
                 *, cc: tuple[Recipient, ...] = (), reply_to: tuple[Recipient, ...] = (),
@@ -385,9 +382,21 @@ def build_delivery(rules: RuleSet, action: Action | Mapping[str, Any], *,
         document = invoice_document(rules, data["payload"]["invoice"])
     message = render_message(rules, data, approval_url=approval_url,
                              invoice_lookup=invoice_lookup, document=document)
-    link = None
-    if approval_url is not None and data["type"].startswith("approval."):
-        match = _REVISION.search(str(data["id"]))
-        link = approval_url(str(data["payload"]["invoice"]["id"]),
-                            int(match.group(1)) if match else 1)
-    return Delivery.of(data, message, document, link or None)
+    return Delivery.of(data, message, document, approval_link(approval_url, data))
+
+
+def approval_link(approval_url: ApprovalUrl | None, action: Mapping[str, Any]) -> str | None:
+    """Return the one-click link of an approval message, for the person it goes to.
+
+    An escalation goes to `escalate_to`, so its link records their approval, not the first
+    approver's.
+    """
+    if approval_url is None or not str(action["type"]).startswith("approval."):
+        return None
+    payload = action["payload"]
+    person = payload["approver"]
+    if action["type"] == "approval.escalated" and payload.get("escalate_to"):
+        person = payload["escalate_to"]
+    match = _REVISION.search(str(action["id"]))
+    return approval_url(str(payload["invoice"]["id"]), int(match.group(1)) if match else 1,
+                        str(person)) or None

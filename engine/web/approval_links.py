@@ -1,7 +1,8 @@
 """One-click approval links: issued for the dispatcher's mail, checked by the approval page.
 
 A link is `/approve/<token>`; the token is signed (signing.py, purpose "approve") and names
-the draft, its revision and the approver the request went to; it expires `approval_ttl`
+the draft, its revision and the person the mail went to (the approver, or `escalate_to` once
+the request was escalated: each link records its own holder's approval); it expires `approval_ttl`
 after approval was requested. The same request gives the same token on every retry of its
 mail (no nonce, no clock): the message stays byte-identical, as delivery promises.
 
@@ -42,6 +43,10 @@ def request_id(invoice_id: str, revision: int) -> str:
     return f"approval.requested:{invoice_id}:r{revision}"
 
 
+def escalation_id(invoice_id: str, revision: int) -> str:
+    return f"approval.escalated:{invoice_id}:r{revision}"
+
+
 class ApprovalLinks:
     """Issue and check approval links against the store's action log."""
 
@@ -49,18 +54,30 @@ class ApprovalLinks:
         self.settings = settings
         self.store = store
 
-    def url(self, invoice_id: str, revision: int) -> str | None:
-        """Return the approver's link for a requested approval (the dispatcher's ApprovalUrl)."""
-        token = self.token(invoice_id, revision)
+    def url(self, invoice_id: str, revision: int, person: str | None = None) -> str | None:
+        """Return `person`'s link for a requested approval (the dispatcher's ApprovalUrl)."""
+        token = self.token(invoice_id, revision, person)
         return self.settings.url(f"/approve/{token}") if token else None
 
-    def token(self, invoice_id: str, revision: int) -> str | None:
+    def token(self, invoice_id: str, revision: int, person: str | None = None) -> str | None:
+        """Sign a link for `person` (default: the approver); None if they may not approve."""
         action = self.store.action(request_id(invoice_id, revision))
         if action is None:
             return None
+        holder = person or str(action["payload"]["approver"])
+        if holder not in self.holders(invoice_id, revision, action):
+            return None
         requested = datetime.fromisoformat(str(action["at"]))
-        claims = {"i": invoice_id, "r": revision, "a": str(action["payload"]["approver"])}
+        claims = {"i": invoice_id, "r": revision, "a": holder}
         return sign(self.settings.secret, PURPOSE, claims, requested + self.settings.approval_ttl)
+
+    def holders(self, invoice_id: str, revision: int, request: dict[str, Any]) -> set[str]:
+        """Who may hold a link: the approver, and `escalate_to` once the request escalated."""
+        holders = {str(request["payload"]["approver"])}
+        escalation = self.store.action(escalation_id(invoice_id, revision))
+        if escalation is not None and escalation["payload"].get("escalate_to"):
+            holders.add(str(escalation["payload"]["escalate_to"]))
+        return holders
 
     def read(self, token: str, now: datetime) -> ApprovalClaim:
         """Return the claim of a link that may still be acted on; raise LinkRefused."""
@@ -70,7 +87,7 @@ class ApprovalLinks:
         except (KeyError, TypeError, ValueError):
             raise LinkRefused("forged", "This link is not genuine.") from None
         request = self.store.action(request_id(invoice_id, revision))
-        if request is None or str(request["payload"]["approver"]) != approver:
+        if request is None or approver not in self.holders(invoice_id, revision, request):
             raise LinkRefused("forged", "This link names no approval request billflow made.")
         link_id = token_id(token)
         expires = datetime.fromtimestamp(int(claims["x"]), now.tzinfo)

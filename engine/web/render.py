@@ -28,7 +28,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 NAV: tuple[tuple[str, str], ...] = (
     ("Status", "/status"),
     ("Finance", "/finance"),
-    ("Metrics", "/reports"),
+    ("Metrics", "/insights"),
 )
 
 

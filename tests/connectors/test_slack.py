@@ -71,7 +71,7 @@ def test_posts_the_invoice_number_and_amount(rules, first_of):
 def test_approval_posts_carry_the_link(rules, first_of):
     webhook = Webhook()
     action = first_of("approval.requested")
-    delivery = build_delivery(rules, action, approval_url=lambda i, r: f"https://bill.example/a/{r}")
+    delivery = build_delivery(rules, action, approval_url=lambda i, r, p: f"https://bill.example/a/{r}")
     slack(rules, webhook).deliver(delivery)
     [text] = webhook.texts()
     assert text.startswith(f"Approval needed from {person(rules, action, 'approver')}: "

@@ -32,8 +32,8 @@ START, END = date(2026, 1, 1), date(2026, 3, 31)
 COMMENT = "Please add PO 4471.\nAnd name the campaign."
 
 
-def approval_link(invoice_id: str, revision: int) -> str:
-    return f"https://billing.example/approve/{invoice_id}/r{revision}"
+def approval_link(invoice_id: str, revision: int, person: str) -> str:
+    return f"https://billing.example/approve/{invoice_id}/r{revision}/{person}"
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,7 @@ def test_approval_request_goes_to_the_approver_with_link_and_warnings(rules, act
     assert message.subject == (f"Approval needed: {client.name} invoice draft for "
                                f"{shown(invoice, 'total')}")
     assert message.body.startswith(f"Hello {approver.name},")
-    link = approval_link(invoice["id"], 1)
+    link = approval_link(invoice["id"], 1, approver.id)
     assert f"here:\n{link}\n" in message.body
     for warning in action["payload"]["warnings"]:
         assert f"  - {warning}\n" in message.body
@@ -168,6 +168,11 @@ def test_reminded_and_escalated_approvals(rules, actions):
     assert emails(escalated.to) == [escalate_to.email]
     assert emails(escalated.cc) == [person(rules, action, "approver").email]
     assert escalated.body.startswith(f"Hello {escalate_to.name},")
+    # The escalation's link records the approval of the person it goes to.
+    linked = build_delivery(rules, action, approval_url=approval_link)
+    assert linked.link == approval_link(action["payload"]["invoice"]["id"], 1,
+                                        action["payload"]["escalate_to"])
+    assert linked.link in linked.message.body
 
 
 def test_issued_invoice_goes_to_billing_contacts_with_its_pdf(rules, actions):

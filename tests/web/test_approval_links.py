@@ -160,3 +160,38 @@ def test_a_link_has_one_spelling() -> None:
             assert refusal.reason == "forged"
     assert accepted == []
     assert verify(SECRET.encode(), "approve", token, now)["i"] == "a/b/c"
+
+
+class ActionLog:
+    """The store's action lookup over a few logged actions (all ApprovalLinks reads)."""
+
+    def __init__(self, *actions: dict) -> None:
+        self.actions = {action["id"]: action for action in actions}
+
+    def action(self, action_id: str) -> dict | None:
+        return self.actions.get(action_id)
+
+    def link_used(self, link_id: str) -> bool:
+        return False
+
+
+def test_an_escalation_link_records_the_approval_of_the_person_it_goes_to() -> None:
+    from engine.web.approval_links import ApprovalLinks
+    from engine.web.settings import WebSettings
+
+    invoice = {"id": "acme/adhoc/2026-11-30"}
+    requested = {"id": f"approval.requested:{invoice['id']}:r1", "type": "approval.requested",
+                 "at": "2026-11-30T09:00:00-05:00",
+                 "payload": {"invoice": invoice, "approver": "lee"}}
+    escalated = {"id": f"approval.escalated:{invoice['id']}:r1", "type": "approval.escalated",
+                 "at": "2026-12-02T09:00:00-05:00",
+                 "payload": {"invoice": invoice, "approver": "lee", "escalate_to": "fran"}}
+    settings = WebSettings(SECRET.encode(), "environment", "https://billing.example", True)
+    now = datetime(2026, 12, 2, 15, 0, tzinfo=timezone.utc)
+
+    before = ApprovalLinks(settings, ActionLog(requested))
+    assert before.token(invoice["id"], 1, "fran") is None  # not escalated yet: no link for fran
+    links = ApprovalLinks(settings, ActionLog(requested, escalated))
+    assert links.read(links.token(invoice["id"], 1, "fran"), now).approver == "fran"
+    assert links.read(links.token(invoice["id"], 1), now).approver == "lee"
+    assert links.token(invoice["id"], 1, "sam") is None
