@@ -135,8 +135,8 @@ def test_build_resolves_env_and_validates_the_config():
 
 
 def test_build_of_an_uninstalled_type_is_a_clear_error():
-    with pytest.raises(ConnectorError, match="connector type 'quickbooks' is not installed"):
-        ConnectorRegistry.discover().build(ConnectorConfig("books", "quickbooks", {"realm_id": "1"}),
+    with pytest.raises(ConnectorError, match="connector type 'fax' is not installed"):
+        ConnectorRegistry.discover().build(ConnectorConfig("books", "fax", {"number": "1"}),
                                            ConnectorContext())
 
 
