@@ -32,6 +32,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from engine.core.digests import DigestSet
 from engine.core.state import (ApprovalWait, Billable, EngineState, PeriodHours, Payment,
                                RetainerEntry)
 from engine.core.timers import Timer, TimerQueue
@@ -98,10 +99,17 @@ def _decode_datetime(value: Any) -> datetime:
 
 DATETIME = _Codec(_encode_datetime, _decode_datetime)
 
-# The remembered-forever id sets hold 8-byte digests, written as hex.
+# The remembered-forever id sets hold 8-byte digests, written sorted as hex.
 DIGESTS = _Codec(
-    lambda v: sorted(_expect(d, bytes, "a digest").hex() for d in _expect(v, set, "a set")),
-    lambda v: {bytes.fromhex(_expect(d, str, "a hex digest")) for d in _list(v)})
+    lambda v: sorted(d.hex() for d in _expect(v, DigestSet, "a DigestSet")),
+    lambda v: DigestSet(_digest_of(d) for d in _list(v)))
+
+
+def _digest_of(value: Any) -> bytes:
+    found = bytes.fromhex(_expect(value, str, "a hex digest"))
+    if len(found) != 8:
+        raise _Damaged(f"expected 16 hex digits, found {value!r}")
+    return found
 
 
 def _list(value: Any) -> list[Any]:

@@ -10,27 +10,23 @@ What grows and what does not: billed time entries leave the pool as soon as an i
 takes them, and a retainer period's per-entry hours collapse to totals once its overage
 has been billed. What must be remembered forever is kept compact: the ids of events
 already seen (idempotent intake) and of time entries already billed (billed once, ever)
-are stored as 64-bit digests.
+are stored as 64-bit digests, packed in DigestSets (engine/core/digests.py) at about
+8 bytes an id.
 """
 
 from __future__ import annotations
 
-from hashlib import blake2b as _blake2b
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
+from engine.core.digests import DigestSet, digest
 from engine.core.timers import TimerQueue
 from engine.model.invoice import Invoice
 
 __all__ = ["EngineState", "Billable", "ApprovalWait", "PeriodHours", "RetainerEntry",
            "Payment", "digest"]
-
-
-def digest(text: str) -> bytes:
-    """Return a stable 64-bit digest of `text` (for the remembered-forever id sets)."""
-    return _blake2b(text.encode("utf-8"), digest_size=8).digest()
 
 
 class Billable(NamedTuple):
@@ -98,7 +94,7 @@ class EngineState:
 
     go_live: date
     clock: datetime | None = None
-    seen_events: set[bytes] = field(default_factory=set)
+    seen_events: DigestSet = field(default_factory=DigestSet)
     invoices: dict[str, Invoice] = field(default_factory=dict)
     # Indexes of `invoices`, kept by put_invoice: by client, by number, the open ones.
     by_client: dict[str, list[str]] = field(default_factory=dict)
@@ -109,7 +105,7 @@ class EngineState:
     flagged_by: dict[str, str] = field(default_factory=dict)
     pool: dict[str, dict[str, Billable]] = field(default_factory=dict)
     pool_index: dict[str, str] = field(default_factory=dict)
-    billed_entries: set[bytes] = field(default_factory=set)
+    billed_entries: DigestSet = field(default_factory=DigestSet)
     retainer_hours: dict[str, dict[str, PeriodHours]] = field(default_factory=dict)
     retainer_index: dict[str, RetainerEntry] = field(default_factory=dict)
     cursors: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -164,11 +160,7 @@ class EngineState:
 
     def remember_event(self, event_id: str) -> bool:
         """Record an event id; return False if it was seen before (a repeat to ignore)."""
-        key = digest(event_id)
-        if key in self.seen_events:
-            return False
-        self.seen_events.add(key)
-        return True
+        return self.seen_events.add_new(digest(event_id))
 
     def forget_event(self, event_id: str) -> None:
         """Forget a rejected event, so a corrected resend with the same id is accepted."""

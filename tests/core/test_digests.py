@@ -1,0 +1,53 @@
+"""The compact digest set behaves as a set of 8-byte digests, at a fraction of the memory."""
+
+from __future__ import annotations
+
+import os
+import random
+
+from engine.core.digests import DigestSet, digest
+
+
+def test_a_digest_is_eight_stable_bytes() -> None:
+    assert digest("harvest:2418300247") == digest("harvest:2418300247")
+    assert len(digest("x")) == 8 and digest("x") != digest("y")
+
+
+def test_it_agrees_with_a_set_through_adds_and_discards() -> None:
+    rnd = random.Random(7)
+    values = [rnd.randbytes(8) for _ in range(20_000)]
+    values += [values[0][:2] + rnd.randbytes(6) for _ in range(200)]  # one crowded pack
+    packed: DigestSet = DigestSet()
+    plain: set[bytes] = set()
+    for i, value in enumerate(values):
+        assert packed.add_new(value) == (value not in plain)
+        plain.add(value)
+        if i % 97 == 0:
+            gone = rnd.choice(values[:i + 1])
+            packed.discard(gone)
+            plain.discard(gone)
+            assert gone not in packed
+        if i % 101 == 0:
+            again = values[rnd.randrange(i + 1)]
+            assert packed.add_new(again) == (again not in plain)
+            plain.add(again)
+    assert len(packed) == len(plain)
+    assert set(packed) == plain and packed == plain == DigestSet(plain)
+    assert all(value in packed for value in plain)
+    assert not any(os.urandom(8) in packed for _ in range(1000))
+
+
+def test_a_match_across_two_digests_is_not_a_member() -> None:
+    first = b"\x00\x01AA\x00\x01CC"
+    second = b"\x00\x01BBBBBB"
+    straddling = b"\x00\x01CC\x00\x01BB"  # bytes 4..11 of the pack: not a digest in it
+    packed = DigestSet([first, second])
+    assert straddling not in packed
+    assert packed.add_new(straddling) and straddling in packed and len(packed) == 3
+    packed.discard(straddling)
+    assert straddling not in packed and set(packed) == {first, second}
+
+
+def test_only_eight_byte_digests_are_members() -> None:
+    packed = DigestSet([digest("a")])
+    assert "a" not in packed and digest("a")[:7] not in packed and None not in packed
