@@ -50,30 +50,45 @@ def _engagement_of(step: Step, event: Event, client: Client, project: str) -> En
     return client.engagements[owner[1]]
 
 
+def _project_owner(step: Step, event: Event, client_id: str, project: str) -> Engagement:
+    """Return the engagement a project belongs to, if `client_id` owns it; else reject."""
+    owner = step.rules.projects.get(project)
+    if owner is not None and owner[0] == client_id:
+        return step.rules.clients[client_id].engagements[owner[1]]
+    # Not the client's project: say exactly what is wrong, in the order it is checked.
+    return _engagement_of(step, event, known_client(step, event, client_id), project)
+
+
 def time_approved(step: Step, event: Event) -> None:
     """Put an approved billable entry in its engagement's unbilled pool (or retainer hours)."""
     entry: TimeApproved = event.payload
-    client = known_client(step, event, entry.client)
-    engagement = _engagement_of(step, event, client, entry.project)
+    engagement = _project_owner(step, event, entry.client, entry.project)
     state = step.state
     key = entry.source_id or event.id
     if digest(key) in state.billed_entries:
         return  # billed already: an entry is billed once, ever
-    _release(step, key)  # a re-approval replaces the earlier version of the entry
-    if not entry.billable or entry.date < state.go_live or not entry.hours:
-        return  # not billable, billed elsewhere before go-live, or nothing to bill
+    if key in state.pool_index or key in state.retainer_index:
+        _release(step, key)  # a re-approval replaces the earlier version of the entry
+    hours = entry.hours
+    if not entry.billable or not hours or entry.date < state.go_live:
+        return  # not billable, nothing to bill, or billed elsewhere before go-live
     if isinstance(engagement, TimeAndMaterials):
-        state.add_unbilled(engagement.key, Billable(
-            key, event.id, "time", entry.date, entry.project, entry.person, entry.role, entry.task,
-            entry.hours, _ZERO, entry.notes or "", step.at))
-        _close_timesheet_after(step, engagement)
+        state.add_unbilled(engagement.key, tuple.__new__(Billable, (
+            key, event.id, "time", entry.date, entry.project, entry.person, entry.role,
+            entry.task, hours, _ZERO, entry.notes or "", step.at)))
+        if engagement.cadence == "on_approval":
+            _close_timesheet_after(step, engagement)
     elif isinstance(engagement, Retainer):
         period = period_of(entry.date)
-        record = state.retainer_hours.setdefault(engagement.key, {}).setdefault(
-            period, PeriodHours())
-        record.hours += entry.hours
-        record.entries[key] = entry.hours
-        state.retainer_index[key] = RetainerEntry(engagement.key, period, entry.hours)
+        periods = state.retainer_hours.get(engagement.key)
+        if periods is None:
+            periods = state.retainer_hours[engagement.key] = {}
+        record = periods.get(period)
+        if record is None:
+            record = periods[period] = PeriodHours()
+        record.hours += hours
+        record.entries[key] = hours
+        state.retainer_index[key] = RetainerEntry(engagement.key, period, hours)
     # Time on a fixed-fee project is not billed by the hour.
 
 

@@ -118,7 +118,7 @@ def _draft_retainer(step: Step, client: Client, engagement: Retainer, month: Mon
     for charge in charges:
         periods[charge.period].overage_billed += charge.hours
     for period, record in periods.items():
-        if month_bounds((int(period[:4]), int(period[5:7])))[1] < day:
+        if record.entries and month_bounds((int(period[:4]), int(period[5:7])))[1] < day:
             # The period's overage is settled: its entries count as billed from now on
             # (a re-approval is ignored), and need no longer be told apart.
             for source_key in record.entries:

@@ -60,9 +60,8 @@ def expense_line(expense: Billable, markup: Decimal | None, currency: str) -> Li
 def entry_pricing(engagement: TimeAndMaterials, entry: Billable) -> tuple[Decimal, Decimal]:
     """Return (rate, billed hours) of one time entry, by the values in force on its date."""
     terms = engagement.in_force(entry.date)
-    assert isinstance(terms, TimeAndMaterials) and terms.rate_card is not None
-    return (terms.rate_card.rate_for(entry.person or "", entry.role),
-            rounded_hours(entry.hours, terms.increment_minutes))
+    assert isinstance(terms, TimeAndMaterials)
+    return _price(terms, entry)
 
 
 def _label(group_by: str, entry: Billable, names: Mapping[str, str]) -> str:
@@ -85,20 +84,36 @@ def billing_lines(engagement: TimeAndMaterials, entries: Iterable[Billable], dra
     # Key: (label, rate, entry key when every entry is its own line, else "").
     groups: dict[tuple[str, Decimal, str], Decimal] = {}
     expenses: list[Line] = []
-    for entry in sorted(entries, key=lambda e: (e.date, e.key)):
-        terms = engagement.in_force(entry.date)
-        assert isinstance(terms, TimeAndMaterials)
+    # An invoice's entries share a few dates, people, roles and hour values: each distinct
+    # combination is priced and labelled once (the terms objects live as long as the rules).
+    terms_on: dict[date, TimeAndMaterials] = {}
+    priced: dict[tuple[int, str | None, str | None, str | None, Decimal],
+                 tuple[str, Decimal, Decimal]] = {}
+    in_force = engagement.in_force
+    for entry in sorted(entries, key=_entry_order):
+        terms = terms_on.get(entry.date)
+        if terms is None:
+            terms = terms_on[entry.date] = in_force(entry.date)  # type: ignore[assignment]
+            assert isinstance(terms, TimeAndMaterials)
         if entry.kind == "expense":
             expenses.append(expense_line(entry, terms.expense_markup_percent, currency))
             continue
-        rate, hours = entry_pricing(engagement, entry)
-        key = (_label(terms.group_by, entry, names), rate,
-               entry.key if terms.group_by == "entry" else "")
+        if terms.group_by == "entry":
+            rate, hours = _price(terms, entry)
+            key = (_label("entry", entry, names), rate, entry.key)
+        else:
+            combination = (id(terms), entry.person, entry.role, entry.task, entry.hours)
+            found = priced.get(combination)
+            if found is None:
+                rate, hours = _price(terms, entry)
+                found = priced[combination] = (_label(terms.group_by, entry, names), rate, hours)
+            label, rate, hours = found
+            key = (label, rate, "")
         groups[key] = groups.get(key, Decimal(0)) + hours
     time_lines = [make_line(label, hours, rate, currency)
                   for (label, rate, _), hours in sorted(groups.items()) if hours > 0]
     lines = tuple(time_lines + expenses)
-    terms = engagement.in_force(drafted_on)
+    terms = engagement.in_force(drafted_on)  # type: ignore[assignment]
     assert isinstance(terms, TimeAndMaterials)
     subtotal = sum((line.amount for line in lines), Decimal(0))
     if terms.cap is None or subtotal <= terms.cap:
@@ -109,3 +124,13 @@ def billing_lines(engagement: TimeAndMaterials, entries: Iterable[Billable], dra
                              "— written off", Decimal(1), -excess, currency)
         return lines + (writeoff,), ()
     return lines, (OVER_CAP,)
+
+
+def _entry_order(entry: Billable) -> tuple[date, str]:
+    return (entry.date, entry.key)
+
+
+def _price(terms: TimeAndMaterials, entry: Billable) -> tuple[Decimal, Decimal]:
+    assert terms.rate_card is not None
+    return (terms.rate_card.rate_for(entry.person or "", entry.role),
+            rounded_hours(entry.hours, terms.increment_minutes))

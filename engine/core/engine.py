@@ -75,10 +75,6 @@ class Engine:
         self.adopt(state)
         return state
 
-    def _local(self, instant: datetime) -> str:
-        """Render an instant in the agency's time zone, as actions show time."""
-        return instant.astimezone(self.rules.agency.calendar.zone).isoformat()
-
     def adopt(self, state: EngineState) -> None:
         """Make this rule set the one in force for `state` (first start or hot reload)."""
         state.rules_version = self.rules.version
@@ -102,8 +98,7 @@ class Engine:
             if state.clock is not None and at < state.clock:
                 at = state.clock
             state.clock = at
-            step = Step(self.rules, state, at, actions, resumed=resumed,
-                        cause=f"timer:{timer.key}@{self._local(timer.fire_at)}")
+            step = Step(self.rules, state, at, actions, resumed=resumed, timer=timer)
             TIMER_HANDLERS[timer.kind](step, timer)
         if state.clock is None or until > state.clock:
             state.clock = until

@@ -34,7 +34,7 @@ def read_events(path: str | Path) -> Iterator[Event | EventError]:
         raise UsageError(f"{shown}: cannot read the events file ({exc.strerror})") from None
     with handle:
         for number, text in enumerate(handle, start=1):
-            if not text.strip():
+            if not text or text.isspace():
                 continue
             try:
                 yield parse_event_line(text, shown, number)
@@ -64,14 +64,6 @@ def _in_time_order(events: EventSource, errors: list[EventError]) -> list[Event]
     return [event for event, _ in ordered]
 
 
-def _valid_only(events: EventSource, errors: list[EventError]) -> Iterator[Event]:
-    for item in events:
-        if isinstance(item, EventError):
-            errors.append(item)
-        else:
-            yield item
-
-
 def replay(rules: RuleSet, events: EventSource, start: date, end: date,
            on_progress: Callable[[int], None] | None = None, *,
            presorted: bool = False, keep_actions: bool = True,
@@ -90,8 +82,10 @@ def replay(rules: RuleSet, events: EventSource, start: date, end: date,
     result = Replay(state=state)
     state.clock = calendar.start_of_day(start)
     finish = calendar.start_of_day(end + timedelta(days=1))
-    stream = (_valid_only(events, result.errors) if presorted
-              else _in_time_order(events, result.errors))
+    stream: EventSource = events if presorted else _in_time_order(events, result.errors)
+    errors = result.errors
+    timers = state.timers
+    apply, tick = engine.apply, engine.tick
 
     def collect(actions: list[Action]) -> None:
         if keep_actions:
@@ -100,18 +94,25 @@ def replay(rules: RuleSet, events: EventSource, start: date, end: date,
             for action in actions:
                 on_action(action)
 
-    timers = state.timers
-    for count, event in enumerate(stream, start=1):
+    count = 0
+    for event in stream:
+        if type(event) is not Event and isinstance(event, EventError):
+            errors.append(event)  # a line that is not a valid event: not counted
+            continue
+        count += 1
         if event.at >= finish:
             result.events_after_end += 1
             continue
         if timers.may_be_due(event.at):
-            collect(engine.tick(state, event.at))
+            collect(tick(state, event.at))
         try:
-            collect(engine.apply(state, event))
-            result.events_applied += 1
+            actions = apply(state, event)
         except EventError as exc:
-            result.errors.append(exc)
+            errors.append(exc)
+        else:
+            result.events_applied += 1
+            if actions:
+                collect(actions)
         if on_progress is not None:
             on_progress(count)
     collect(engine.tick(state, finish, inclusive=False))

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from engine.core.state import EngineState
+from engine.core.timers import Timer
 from engine.model.actions import Action, action_id
 from engine.ruleset.types import Client, Engagement, RuleSet, Source
 
@@ -21,17 +22,27 @@ class Step:
     """The context of one `apply` or one timer: where decisions are made and collected."""
 
     # A plain slotted class: one is made per event, on the hot path.
-    __slots__ = ("rules", "state", "at", "actions", "resumed", "cause")
+    __slots__ = ("rules", "state", "at", "actions", "resumed", "_cause", "_timer")
 
     def __init__(self, rules: RuleSet, state: EngineState, at: datetime,
                  actions: list[Action] | None = None, resumed: bool = False,
-                 cause: str = "") -> None:
+                 cause: str = "", timer: Timer | None = None) -> None:
         self.rules = rules
         self.state = state
         self.at = at
         self.actions: list[Action] = [] if actions is None else actions
         self.resumed = resumed
-        self.cause = cause
+        self._cause = cause
+        self._timer = timer
+
+    @property
+    def cause(self) -> str:
+        """What is being decided: `event:<id>`, or `timer:<key>@<local instant>`."""
+        if self._timer is not None and not self._cause:
+            # Most timers decide nothing: the cause of one is written when it first does.
+            timer = self._timer
+            self._cause = f"timer:{timer.key}@{self.local(timer.fire_at).isoformat()}"
+        return self._cause
 
     @property
     def today(self) -> date:

@@ -18,7 +18,6 @@ except ImportError:  # pragma: no cover - orjson is a dependency; keep working w
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 from engine.errors import EventError
@@ -144,19 +143,50 @@ class Event(NamedTuple):
     origin: str = ""
 
 
-def _d(text: str) -> date:
-    return date.fromisoformat(text)
+_new = tuple.__new__  # builds a NamedTuple without its Python-level __new__
+_MEMO_LIMIT = 4096
+
+
+def _memo(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Wrap a pure str -> immutable value conversion with a small, bounded memo.
+
+    The same dates, hour values and approval instants recur across thousands of events;
+    the memo hands back the value already made from the identical text. It never holds
+    more than _MEMO_LIMIT entries (it is emptied when full), so memory stays flat.
+    """
+    memo: dict[str, Any] = {}
+    get = memo.get
+
+    def converted(text: str) -> Any:
+        value = get(text)
+        if value is None:
+            value = convert(text)
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[text] = value
+        return value
+    return converted
+
+
+_d = _memo(date.fromisoformat)
+_decimal = _memo(Decimal)
+_instant = _memo(datetime.fromisoformat)
 
 
 def _opt_date(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
+    return _d(text) if text else None
+
+
+def _time_approved(p: Mapping[str, Any]) -> TimeApproved:
+    get = p.get
+    return _new(TimeApproved, (
+        p["client"], p["project"], p["person"], p["role"], _d(p["date"]),
+        _decimal(p["hours"]), p["billable"], get("task"), get("notes"), get("source_id")))
 
 
 # One parser per type: the schema has already vouched for shapes, so these only convert.
 _PAYLOAD_PARSERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
-    "time.approved": lambda p: TimeApproved(
-        p["client"], p["project"], p["person"], p["role"], _d(p["date"]), Decimal(p["hours"]),
-        p["billable"], p.get("task"), p.get("notes"), p.get("source_id")),
+    "time.approved": _time_approved,
     "time.unapproved": lambda p: TimeUnapproved(p["source_id"]),
     "expense.approved": lambda p: ExpenseApproved(
         p["client"], p["project"], _d(p["date"]), Decimal(p["amount"]), p["currency"],
@@ -183,9 +213,13 @@ _PAYLOAD_PARSERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
 EVENT_TYPES = tuple(_PAYLOAD_PARSERS)
 
 
-@lru_cache(maxsize=1)
+_checks: dict[str, Callable[[Any], str | None]] = {}
+
+
 def _validators() -> dict[str, Callable[[Any], str | None]]:
-    return load_event_validators(SCHEMA_ROOT)
+    if not _checks:
+        _checks.update(load_event_validators(SCHEMA_ROOT))
+    return _checks
 
 
 def parse_event(data: Any, origin: str = "") -> Event:
@@ -198,15 +232,15 @@ def parse_event(data: Any, origin: str = "") -> Event:
             raise EventError(origin, None, "the event has no 'type'")
         raise EventError(origin, None, f"unknown event type '{event_type}'"
                                        f"{did_you_mean(str(event_type), EVENT_TYPES)}")
-    problem = _validators()[event_type](data)
+    problem = (_checks or _validators())[event_type](data)
     if problem is not None:
         raise EventError(origin, None, f"{event_type} event: {problem}")
     try:
-        at = datetime.fromisoformat(data["at"])
+        at = _instant(data["at"])
         payload = _PAYLOAD_PARSERS[event_type](data["payload"])
     except (ValueError, ArithmeticError) as exc:
         raise EventError(origin, None, f"{event_type} event: {exc}") from None
-    return Event(data["id"], event_type, at, payload, origin)
+    return _new(Event, (data["id"], event_type, at, payload, origin))
 
 
 def parse_event_line(text: str, source: str, line: int) -> Event:

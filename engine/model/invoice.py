@@ -34,12 +34,18 @@ class Line:
     amount: Decimal
 
     def as_json(self, currency: str) -> dict[str, str]:
-        return {
-            "description": self.description,
-            "quantity": format_quantity(self.quantity),
-            "unit_price": format_unit_price(self.unit_price, currency),
-            "amount": format_money(self.amount, currency),
-        }
+        """Return the line object of SPEC §3, shared by every invoice that holds the line
+        (a line outlives its invoice's status changes): callers must not change it."""
+        shown = self.__dict__.get("_shown")
+        if shown is None or shown[0] != currency:
+            shown = (currency, {
+                "description": self.description,
+                "quantity": format_quantity(self.quantity),
+                "unit_price": format_unit_price(self.unit_price, currency),
+                "amount": format_money(self.amount, currency),
+            })
+            object.__setattr__(self, "_shown", shown)  # a cache, not a field
+        return shown[1]
 
 
 def format_quantity(quantity: Decimal) -> str:
@@ -116,7 +122,23 @@ class Invoice:
                                    balance=total, revision=self.revision + 1)
 
     def replace(self, **changes: Any) -> "Invoice":
-        return dataclasses.replace(self, **changes)
+        """Return a copy with `changes` (as dataclasses.replace, without its overhead)."""
+        unknown = changes.keys() - _INVOICE_FIELDS
+        if unknown:
+            raise TypeError(f"Invoice has no field {sorted(unknown)[0]!r}")
+        values = dict(self.__dict__)
+        values.pop("_json", None)  # the cached JSON is of this invoice, not the copy
+        values.update(changes)
+        copy = object.__new__(type(self))
+        copy.__dict__.update(values)
+        return copy
+
+    def forget_rendering(self) -> None:
+        """Drop the JSON cached for this invoice and its lines: a settled invoice stays in
+        the state for reports, but is rarely shown again (it is rebuilt if it is)."""
+        self.__dict__.pop("_json", None)
+        for line in self.lines:
+            line.__dict__.pop("_shown", None)
 
     @property
     def is_open(self) -> bool:
@@ -155,3 +177,6 @@ class Invoice:
         if self.warnings:
             body["warnings"] = list(self.warnings)
         return body
+
+
+_INVOICE_FIELDS = frozenset(field.name for field in dataclasses.fields(Invoice))

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from engine.billing.time_materials import OVER_CAP, entry_pricing
@@ -23,7 +24,7 @@ from engine.model.invoice import Invoice, make_line
 from engine.ruleset.context import CLIENT_ROLES
 from engine.ruleset.expressions import ExpressionError
 from engine.ruleset.types import ApprovalRoute, Client, RouteRule, TimeAndMaterials
-from engine.workflow.context import condition_context
+from engine.workflow.context import condition_context, condition_roots
 from engine.workflow.issue import issue_invoice
 from engine.workflow.timing import after
 
@@ -47,21 +48,40 @@ def supporting_json(step: Step, invoice_id: str) -> dict[str, list[dict[str, str
     engagement = step.client(invoice.client).engagements.get(invoice.engagement)
     time_rows: list[dict[str, str]] = []
     expense_rows: list[dict[str, str]] = []
+    # An invoice's entries share a few dates, people, roles and hour values: each distinct
+    # combination is priced and written out once.
+    terms_on: dict[date, TimeAndMaterials] = {}
+    shown: dict[tuple[int, str, str | None, Decimal], tuple[str, str, str]] = {}
     for item in step.state.supporting.get(invoice_id, ()):
         row = {"event": item.event, "date": item.date.isoformat(), "project": item.project}
         if item.key != item.event:
             row["source_id"] = item.key
         if item.kind == "expense":
-            row.update(description=item.description, amount=f"{item.amount}")
+            row["description"] = item.description
+            row["amount"] = f"{item.amount}"
             expense_rows.append(row)
             continue
         # Time entries are billed only on time-and-materials engagements.
         assert isinstance(engagement, TimeAndMaterials)
-        rate, billed = entry_pricing(engagement, item)
-        row.update({key: value for key, value in (
-            ("person", item.person), ("role", item.role), ("task", item.task),
-            ("hours", f"{item.hours.normalize():f}"), ("billed_hours", f"{billed.normalize():f}"),
-            ("rate", f"{rate}"), ("description", item.description or None)) if value is not None})
+        terms = terms_on.get(item.date)
+        if terms is None:
+            terms = terms_on[item.date] = engagement.in_force(item.date)  # type: ignore[assignment]
+            assert isinstance(terms, TimeAndMaterials)
+        combination = (id(terms), item.person or "", item.role, item.hours)
+        texts = shown.get(combination)
+        if texts is None:
+            rate, billed = entry_pricing(engagement, item)
+            texts = shown[combination] = (f"{item.hours.normalize():f}",
+                                          f"{billed.normalize():f}", f"{rate}")
+        if item.person is not None:
+            row["person"] = item.person
+        if item.role is not None:
+            row["role"] = item.role
+        if item.task is not None:
+            row["task"] = item.task
+        row["hours"], row["billed_hours"], row["rate"] = texts
+        if item.description:
+            row["description"] = item.description
         time_rows.append(row)
     return {"time": time_rows, "expenses": expense_rows}
 
@@ -69,7 +89,12 @@ def supporting_json(step: Step, invoice_id: str) -> dict[str, list[dict[str, str
 def _choose(step: Step, route: ApprovalRoute, client: Client,
             invoice: Invoice) -> tuple[RouteRule, tuple[str, ...]]:
     engagement = client.engagements.get(invoice.engagement)
-    context = condition_context(step.state, client, engagement, invoice, step.today, step.at)
+    key = ("route roots", route.id)
+    roots = step.rules.memo.get(key)
+    if roots is None:
+        roots = step.rules.memo[key] = condition_roots(rule.when for rule in route.rules)
+    context = condition_context(step.state, client, engagement, invoice, step.today, step.at,
+                                roots=roots)
     problems: list[str] = []
     for rule in route.rules:
         if rule.when is None:

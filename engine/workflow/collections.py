@@ -20,7 +20,8 @@ from engine.model.invoice import Invoice, make_line
 from engine.model.money import percent_of
 from engine.ruleset.expressions import ExpressionError
 from engine.ruleset.types import Client, EscalationRule, ReminderCadence, ReminderStep
-from engine.workflow.context import condition_context, days_overdue, open_balances
+from engine.workflow.context import (condition_context, condition_roots, days_overdue,
+                                     open_balances)
 
 __all__ = ["on_issued", "on_reminder_timer", "on_day_timer", "stop_collections",
            "reminder_instant", "arm_day_timer"]
@@ -142,14 +143,24 @@ def _late_fee(step: Step, invoice: Invoice, rule: EscalationRule, count: int) ->
                          tax_rate=None, tax_label=None, trigger="late_fee")
 
 
-def _escalate(step: Step, invoice: Invoice, client: Client, open_balance: Decimal) -> None:
+def _escalation_roots(step: Step) -> frozenset[str]:
+    """Return the context roots any escalation rule reads (the same for every client)."""
+    roots = step.rules.memo.get("escalation roots")
+    if roots is None:
+        roots = step.rules.memo["escalation roots"] = condition_roots(
+            rule.when for rule in step.rules.escalation_rules.values())
+    return roots
+
+
+def _escalate(step: Step, invoice: Invoice, client: Client, open_balance: Decimal | None,
+              roots: frozenset[str]) -> None:
     from engine.billing.drafting import record_draft  # drafting routes through approval
 
     state = step.state
     fired = state.escalations_fired.setdefault(invoice.id, {})
     engagement = client.engagements.get(invoice.engagement)
     context = condition_context(state, client, engagement, invoice, step.today, step.at,
-                                open_balance)
+                                open_balance, roots)
     rule_ids = client.escalation_rules if client.escalation_rules is not None \
         else tuple(step.rules.escalation_rules)
     for rule_id in rule_ids:
@@ -199,10 +210,13 @@ def on_day_timer(step: Step, timer: Timer) -> None:
     if step.resumed and next_start <= step.at:
         return  # after downtime the check runs once, for today
     today = step.today
-    balances = open_balances(state)
+    roots = _escalation_roots(step)
+    # The open balances as the check begins (read only when a rule reads client fields).
+    balances = open_balances(state) if "client" in roots else {}
     for invoice in open_invoices:
         # Escalation is for late invoices: one not yet past due is not looked at.
         if (invoice.due_date is None or invoice.due_date >= today
                 or invoice.id in state.disputed or invoice.trigger == "late_fee"):
             continue
-        _escalate(step, invoice, step.client(invoice.client), balances[invoice.client])
+        _escalate(step, invoice, step.client(invoice.client), balances.get(invoice.client),
+                  roots)

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from engine.core.state import EngineState
 from engine.model.invoice import Invoice
+from engine.ruleset.expressions import Condition
 from engine.ruleset.types import Client, Engagement
 
 __all__ = ["invoice_fields", "client_fields", "engagement_fields", "condition_context",
-           "days_overdue", "open_balances"]
+           "condition_roots", "days_overdue", "open_balances"]
 
 
 def days_overdue(invoice: Invoice, today: date) -> int:
@@ -70,17 +72,38 @@ def open_balances(state: EngineState) -> dict[str, Decimal]:
     return balances
 
 
+def condition_roots(conditions: Iterable[Condition | None]) -> frozenset[str]:
+    """Return the context roots (`invoice`, `client`, ...) that any of `conditions` reads.
+
+    A context built with only these roots gives every one of the conditions exactly the
+    values a whole context would: a condition can read nothing outside its own names.
+    """
+    roots: set[str] = set()
+    for condition in conditions:
+        if condition is not None:
+            roots.update(name.split(".", 1)[0] for name in condition.names)
+    return frozenset(roots)
+
+
 def condition_context(state: EngineState, client: Client, engagement: Engagement | None,
                       invoice: Invoice, today: date, now: datetime,
-                      open_balance: Decimal | None = None) -> dict[str, Any]:
-    """Return the names a condition may read about `invoice` at `now`."""
-    in_force = engagement.in_force(invoice.period_start or today) if engagement else None
-    if open_balance is None:
-        open_balance = _open_balance(state, client.id)
-    return {
-        "invoice": invoice_fields(invoice, today, client.id not in state.clients_invoiced),
-        "client": client_fields(client, open_balance),
-        "engagement": engagement_fields(in_force) if in_force else {},
-        "now": now,
-        "today": today,
-    }
+                      open_balance: Decimal | None = None,
+                      roots: Collection[str] | None = None) -> dict[str, Any]:
+    """Return the names a condition may read about `invoice` at `now`.
+
+    With `roots`, only those roots are built (see `condition_roots`); the others are left
+    out, and read as empty by a condition, which never reads them.
+    """
+    context: dict[str, Any] = {}
+    if roots is None or "invoice" in roots:
+        context["invoice"] = invoice_fields(invoice, today, client.id not in state.clients_invoiced)
+    if roots is None or "client" in roots:
+        if open_balance is None:
+            open_balance = _open_balance(state, client.id)
+        context["client"] = client_fields(client, open_balance)
+    if roots is None or "engagement" in roots:
+        in_force = engagement.in_force(invoice.period_start or today) if engagement else None
+        context["engagement"] = engagement_fields(in_force) if in_force else {}
+    context["now"] = now
+    context["today"] = today
+    return context

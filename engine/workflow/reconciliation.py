@@ -128,6 +128,7 @@ def _settled(step: Step, invoice: Invoice) -> None:
     """A paid invoice is done: no more reminders, and its entries need not be remembered."""
     stop_collections(step, invoice.id)
     step.state.supporting.pop(invoice.id, None)  # a paid invoice can no longer be voided
+    invoice.forget_rendering()
 
 
 def _unmatched(step: Step, payment: Payment, reason: str) -> None:

@@ -63,6 +63,7 @@ def void(step: Step, event: Event) -> None:
     engagement = client.engagements.get(invoice.engagement)
     step.emit("invoice.voided", voided.id, voided.client,
               engagement.source if engagement else client.source, {"invoice": voided.as_json()})
+    voided.forget_rendering()  # the action keeps what it showed
 
 
 def dispute(step: Step, event: Event) -> None:
