@@ -32,12 +32,9 @@ def _environment(home: Path) -> dict[str, str]:
                GIT_COMMITTER_NAME="Ops", GIT_COMMITTER_EMAIL="ops@lantern.example",
                GIT_CONFIG_GLOBAL=str(home / ".gitconfig"), GIT_CONFIG_NOSYSTEM="1",
                HOME=str(home))
-    plugins = {ep.value for ep in entry_points(group="pytest11")}
-    if "engine.pytest_plugin" not in plugins:
-        # Until the pytest11 entry point is installed, name the plugin explicitly.
-        env["PYTEST_ADDOPTS"] = "-p engine.pytest_plugin -p no:cacheprovider"
-    else:
-        env["PYTEST_ADDOPTS"] = "-p no:cacheprovider"
+    # The plugin is found through its `pytest11` entry point, as in an ops repo's CI.
+    assert "engine.pytest_plugin" in {ep.value for ep in entry_points(group="pytest11")}
+    env["PYTEST_ADDOPTS"] = "-p no:cacheprovider"
     return env
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-pytest_plugins = ["engine.pytest_plugin"]
+# The plugin comes with the install (the `pytest11` entry point): nothing to load here.
 
 REPO = Path(__file__).resolve().parents[2]
 OPS = REPO / "examples" / "ops-repo"
