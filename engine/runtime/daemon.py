@@ -8,6 +8,7 @@ wake-up events, so each can stop at any instant without losing anything.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 import secrets
 import threading
 from dataclasses import dataclass
@@ -235,6 +236,10 @@ class Daemon:
         }
         if self.keeper.last_error is not None:
             detail["errors"] = list(self.keeper.last_error.errors)
+        # Unmapped vendor records need a person, not a restart: reported, not "degraded".
+        problems = self.store.source_problems()
+        if problems:
+            detail["source_problems"] = len(problems)
         return not self.keeper.degraded, detail
 
     def metrics(self) -> str:
@@ -258,6 +263,10 @@ class Daemon:
                    (({}, counts.outbox_pending),)),
             Metric("billflow_dead_letters", "gauge", "Deliveries given up on.",
                    (({}, counts.outbox_dead),)),
+            Metric("billflow_source_problems", "gauge",
+                   "Vendor records a source connector could not map, by connector.",
+                   tuple(({"connector": name}, n) for name, n in sorted(Counter(
+                       row.connector for row in self.store.source_problems()).items()))),
             Metric("billflow_rules_info", "gauge", "The rule set in force (by version).",
                    (({"version": success.version or ""}, 1),) if success else ()),
             Metric("billflow_rules_last_reload_success_timestamp_seconds", "gauge",
