@@ -37,6 +37,9 @@ class Backend(Protocol):
 
     def metrics(self) -> str: ...
 
+    def webhook(self, name: str, request: Any) -> Any:
+        """Answer a vendor's push to /webhooks/{name} (connectors/sources.py)."""
+
 
 class HttpSurface:
     """The HTTP server, bound at construction; `serve_in_thread` runs it in the background."""

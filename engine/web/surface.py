@@ -76,9 +76,6 @@ async def metrics(request: Request) -> Response:
 async def webhook(request: Request) -> Response:
     backend = request.app.state.backend
     name = request.path_params["connector"]
-    handler = getattr(backend, "webhook", None)
-    if handler is None:
-        return json_reply(404, {"error": f"no webhook endpoint for connector '{name}'"})
     from connectors.sources import WebhookRequest
 
     body = await _read_body(request, MAX_BODY)
@@ -88,7 +85,7 @@ async def webhook(request: Request) -> Response:
         method=request.method, path=request.path_params.get("rest", ""),
         headers={key.lower(): value for key, value in request.headers.items()},
         body=body, query=dict(request.query_params))
-    reply = await run_in_threadpool(handler, name, incoming)
+    reply = await run_in_threadpool(backend.webhook, name, incoming)
     headers = {key: value for key, value in reply.headers}
     headers.setdefault("Cache-Control", "no-store")
     return Response(reply.body, status_code=reply.status, headers=headers)
