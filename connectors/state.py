@@ -88,6 +88,11 @@ class ConnectorState:
         self.connector = connector
         self._sealer = sealer
 
+    @property
+    def can_seal(self) -> bool:
+        """True when secrets can be kept (BILLFLOW_SECRET_KEY is set)."""
+        return self._sealer is not None
+
     def get(self, key: str) -> Any:
         """Return the JSON value stored under `key`, or None."""
         text = self._backend.connector_value(self.connector, key)

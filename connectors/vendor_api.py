@@ -7,9 +7,16 @@ vendor through one `VendorApi`:
   Xero 60 per minute, ...), so billflow waits instead of collecting 429s;
 - a 429 or 5xx (and 408) is a retryable `ConnectorError` carrying the vendor's `Retry-After`;
   any other 4xx is permanent; statuses a vendor uses for quotas (Toggl's 402) can be added;
+  statuses a call expects (Asana's 412 with a fresh sync token, a 404 for a record that may
+  be gone) are handed back instead: `request(..., accept=frozenset({404}))`;
+- the message of an error says what the vendor's body says: `error_detail` reads it (the
+  body's text by default; a vendor with structured errors passes its own reader);
 - a 401 asks `reauthorize` (an OAuth refresh) once and repeats the call;
 - a timeout or lost connection is retryable; nothing the vendor says about a failure can
   carry a secret into a log (messages pass the connector's redactor).
+
+A `RateLimit` is anything with `acquire()` and `pause(seconds)`: one `TokenBucket`, or
+`Buckets(...)` when a vendor publishes several limits at once (Productive).
 """
 
 from __future__ import annotations
@@ -17,13 +24,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
-from connectors.base import Connector, http_status_error, http_transport_error, retry_after_seconds
+from connectors.base import Connector, http_transport_error, retry_after_seconds
 
-__all__ = ["TokenBucket", "VendorApi"]
+__all__ = ["RateLimit", "TokenBucket", "Buckets", "VendorApi", "reply_text"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
@@ -63,15 +70,48 @@ class TokenBucket:
             self._tokens = min(self._tokens, -seconds * self.refill_per_second)
 
 
+def reply_text(response: httpx.Response) -> str:
+    """Return a failed reply's body as one short line, or its reason phrase when it is empty."""
+    # The body says why (Slack: "channel_not_found"); keep it short, it goes into logs.
+    return " ".join(response.text.split())[:200] if response.content else response.reason_phrase
+
+
+class RateLimit(Protocol):
+    """What VendorApi paces its calls with."""
+
+    def acquire(self) -> float:
+        """Wait for the right to make one call; return the seconds waited."""
+        ...
+
+    def pause(self, seconds: float) -> None:
+        """Hold every call for `seconds` (the vendor said Retry-After)."""
+        ...
+
+
+class Buckets:
+    """Several rate limits taken together: a call waits for a token from each."""
+
+    def __init__(self, *buckets: RateLimit) -> None:
+        self.buckets = buckets
+
+    def acquire(self) -> float:
+        return sum(bucket.acquire() for bucket in self.buckets)
+
+    def pause(self, seconds: float) -> None:
+        for bucket in self.buckets:
+            bucket.pause(seconds)
+
+
 class VendorApi:
     """HTTP calls to one vendor on behalf of `connector`."""
 
     def __init__(self, connector: Connector, base_url: str, *,
                  headers: Mapping[str, str] | None = None,
-                 bucket: TokenBucket | None = None,
+                 bucket: RateLimit | None = None,
                  authorize: Callable[[], Mapping[str, str]] | None = None,
                  reauthorize: Callable[[], bool] | None = None,
                  retryable_statuses: frozenset[int] = frozenset(),
+                 error_detail: Callable[[httpx.Response], str | None] | None = None,
                  timeout: httpx.Timeout | float = DEFAULT_TIMEOUT) -> None:
         self.connector = connector
         self.base_url = base_url.rstrip("/")
@@ -79,6 +119,7 @@ class VendorApi:
         self._authorize = authorize
         self._reauthorize = reauthorize
         self._retryable = retryable_statuses
+        self._error_detail = error_detail
         self._client = connector.context.http_client(timeout=timeout,
                                                      headers=dict(headers or {}))
 
@@ -88,14 +129,25 @@ class VendorApi:
             return path
         return f"{self.base_url}/{path.lstrip('/')}"
 
-    def request(self, method: str, path: str, *, doing: str, **options: Any) -> httpx.Response:
-        """Send one request; return a 2xx/3xx response or raise a typed ConnectorError."""
+    def request(self, method: str, path: str, *, doing: str,
+                accept: frozenset[int] = frozenset(), **options: Any) -> httpx.Response:
+        """Send one request; return a 2xx/3xx response, or one whose status is in `accept`,
+        else raise a typed ConnectorError."""
         response = self._send(method, path, doing, options)
         if response.status_code == 401 and self._reauthorize is not None and self._reauthorize():
             response = self._send(method, path, doing, options)
-        if response.status_code >= 400:
+        if response.status_code >= 400 and response.status_code not in accept:
             raise self._error(response, doing)
         return response
+
+    def error_detail(self, response: httpx.Response) -> str:
+        """Return what a failed reply says, for the error message: the vendor's reader's
+        reading of it, else its body's text (shortened), else the reason phrase."""
+        if self._error_detail is not None:
+            detail = self._error_detail(response)
+            if detail is not None:
+                return detail
+        return reply_text(response)
 
     def json(self, method: str, path: str, *, doing: str, **options: Any) -> Any:
         """Send one request and return its JSON body (a non-JSON reply is a retryable error)."""
@@ -124,11 +176,10 @@ class VendorApi:
         delay = retry_after_seconds(response.headers.get("Retry-After"), self.connector.context.now())
         if delay is not None and self.bucket is not None and status in (429, *self._retryable):
             self.bucket.pause(delay)
-        if status in self._retryable:
-            reason = " ".join(response.text.split())[:200]
-            return self.connector.fail(f"{doing}: HTTP {status} {reason}".rstrip(),
-                                       retryable=True, retry_after=delay)
-        return http_status_error(self.connector, response, doing)
+        what = f"{doing}: HTTP {status} {self.error_detail(response)}".rstrip()
+        if status in self._retryable or status in (408, 429) or status >= 500:
+            return self.connector.fail(what, retryable=True, retry_after=delay)
+        return self.connector.fail(what, retryable=False)
 
     def close(self) -> None:
         self._client.close()

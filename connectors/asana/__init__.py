@@ -284,7 +284,7 @@ class AsanaConnector(Connector):
                             "external_ids.asana")
         if problems:
             raise self.fail("; ".join(problems), retryable=False)
-        note = ("" if getattr(self.state, "_sealer", None) is not None
+        note = ("" if self.state.can_seal
                 else f"; set {SECRET_KEY_ENV} before creating webhooks (their secrets are kept "
                      f"sealed)")
         return (f"asana connector '{self.name}': signed in as {me.get('name')}, workspace "

@@ -73,8 +73,8 @@ class AsanaApi(VendorApi):
     def task(self, gid: str) -> Mapping[str, Any] | None:
         """Return the task with the fields mapping reads, or None if it is gone (404)."""
         doing = f"reading Asana task {gid}"
-        response = self._send_expecting("GET", f"tasks/{gid}", doing, {404},
-                                        params={"opt_fields": TASK_FIELDS})
+        response = self.request("GET", f"tasks/{gid}", doing=doing, accept=frozenset({404}),
+                                params={"opt_fields": TASK_FIELDS})
         if response.status_code == 404:
             return None
         return response.json()["data"]
@@ -83,7 +83,8 @@ class AsanaApi(VendorApi):
         """Read one page of events on `resource` after `sync` (None: ask for a first token)."""
         doing = f"reading Asana events of {resource}"
         params = {"resource": resource, **({"sync": sync} if sync else {})}
-        response = self._send_expecting("GET", "events", doing, {412}, params=params)
+        response = self.request("GET", "events", doing=doing, accept=frozenset({412}),
+                                params=params)
         try:
             body = response.json()
         except ValueError:
@@ -94,11 +95,3 @@ class AsanaApi(VendorApi):
         if response.status_code == 412:
             return EventPage((), str(token), False, expired=True)
         return EventPage(tuple(body.get("data") or ()), str(token), bool(body.get("has_more")))
-
-    def _send_expecting(self, method: str, path: str, doing: str, expected: set[int],
-                        **options: Any) -> httpx.Response:
-        """Like `request`, but hand back the statuses in `expected` instead of raising."""
-        response = self._send(method, path, doing, options)
-        if response.status_code >= 400 and response.status_code not in expected:
-            raise self._error(response, doing)
-        return response

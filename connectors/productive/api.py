@@ -19,26 +19,12 @@ from typing import Any
 import httpx
 
 from connectors.base import Connector
-from connectors.vendor_api import TokenBucket, VendorApi
+from connectors.vendor_api import Buckets, TokenBucket, VendorApi
 
-__all__ = ["ProductiveApi", "JsonApiPage", "RateLimits", "DEFAULT_BASE_URL", "MEDIA_TYPE"]
+__all__ = ["ProductiveApi", "JsonApiPage", "DEFAULT_BASE_URL", "MEDIA_TYPE"]
 
 DEFAULT_BASE_URL = "https://api.productive.io/api/v2"
 MEDIA_TYPE = "application/vnd.api+json"
-
-
-class RateLimits:
-    """Several token buckets taken together: a call waits for a token from each."""
-
-    def __init__(self, *buckets: TokenBucket) -> None:
-        self.buckets = buckets
-
-    def acquire(self) -> float:
-        return sum(bucket.acquire() for bucket in self.buckets)
-
-    def pause(self, seconds: float) -> None:
-        for bucket in self.buckets:
-            bucket.pause(seconds)
 
 
 @dataclass(frozen=True)
@@ -78,8 +64,7 @@ class ProductiveApi(VendorApi):
         super().__init__(connector, base_url,
                          headers={"X-Auth-Token": token, "X-Organization-Id": organization,
                                   "Content-Type": MEDIA_TYPE, "Accept": MEDIA_TYPE},
-                         bucket=RateLimits(TokenBucket(100, 10.0),  # type: ignore[arg-type]
-                                           TokenBucket(4000, 1800.0)),
+                         bucket=Buckets(TokenBucket(100, 10.0), TokenBucket(4000, 1800.0)),
                          timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)))
 
     def page(self, path: str, *, doing: str, params: Mapping[str, Any]) -> JsonApiPage:
@@ -102,12 +87,10 @@ class ProductiveApi(VendorApi):
                missing_ok: bool = False) -> JsonApiPage:
         """Read one record (as a one-record page, with its `included`); gone (404) is an
         empty page when `missing_ok`."""
-        options: dict[str, Any] = {"params": dict(params or {})}
-        response = self._send("GET", path, doing, options)
-        if response.status_code == 404 and missing_ok:
+        response = self.request("GET", path, doing=doing, params=dict(params or {}),
+                                accept=frozenset({404}) if missing_ok else frozenset())
+        if response.status_code == 404:
             return JsonApiPage(())
-        if response.status_code >= 400:
-            raise self._error(response, doing)
         try:
             body = response.json()
         except ValueError:

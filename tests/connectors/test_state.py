@@ -82,3 +82,12 @@ def test_the_store_keeps_state_across_restarts(tmp_path: Path) -> None:
     context.state_for("harvest").put("cursor", None)
     assert reopened.connector_value("harvest", "cursor") is None
     reopened.close()
+
+
+def test_can_seal_says_whether_secrets_can_be_kept() -> None:
+    assert not ConnectorState(MemoryBackend(), "books").can_seal
+    assert not ConnectorState(MemoryBackend(), "books", sealer_from_env({})).can_seal
+    sealed = ConnectorState(MemoryBackend(), "books", sealer_from_env({SECRET_KEY_ENV: "k"}))
+    assert sealed.can_seal
+    assert ConnectorContext(env={SECRET_KEY_ENV: "k"}).state_for("asana").can_seal
+    assert not ConnectorContext(env={}).state_for("asana").can_seal

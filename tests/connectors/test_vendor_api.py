@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from connectors.base import Connector, ConnectorContext
-from connectors.vendor_api import TokenBucket, VendorApi
+from connectors.vendor_api import Buckets, TokenBucket, VendorApi
 from engine.errors import ConnectorError
 
 NOW = datetime(2026, 11, 26, 14, 0, tzinfo=timezone.utc)
@@ -153,3 +153,85 @@ def test_a_reply_that_is_not_json_is_retryable() -> None:
     with pytest.raises(ConnectorError, match="the reply is not JSON") as caught:
         client.json("GET", "/x", doing="reading x")
     assert caught.value.retryable
+
+
+@pytest.mark.parametrize("status", [404, 412])
+def test_accepted_statuses_are_handed_back_not_raised(status: int) -> None:
+    client, _ = api(lambda r: httpx.Response(status, json={"sync": "fresh-token"}))
+    response = client.request("GET", "/events", doing="reading events",
+                              accept=frozenset({404, 412}))
+    assert response.status_code == status and response.json() == {"sync": "fresh-token"}
+    with pytest.raises(ConnectorError):
+        client.request("GET", "/events", doing="reading events", accept=frozenset({409}))
+
+
+def test_accept_still_reauthorizes_a_401_first() -> None:
+    refreshed = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200 if refreshed else 401)
+
+    client, seen = api(handler, reauthorize=lambda: refreshed.append(True) or True)
+    assert client.request("GET", "/x", doing="reading x", accept=frozenset({401})).status_code == 200
+    assert len(seen) == 2
+
+
+def test_a_vendor_error_reader_words_the_message() -> None:
+    def detail(response: httpx.Response) -> str | None:
+        return None if response.status_code >= 500 else response.json()["errors"][0]["title"]
+
+    client, _ = api(lambda r: httpx.Response(422, json={"errors": [{"title": "Bad date"}]}),
+                    error_detail=detail)
+    with pytest.raises(ConnectorError) as caught:
+        client.request("POST", "/entries", doing="creating an entry")
+    assert "creating an entry: HTTP 422 Bad date" in str(caught.value)
+    assert not caught.value.retryable
+    # None: the body's own text, and the status still decides what is retryable.
+    busy, _ = api(lambda r: httpx.Response(503, text="down for  maintenance"), error_detail=detail)
+    with pytest.raises(ConnectorError) as caught:
+        busy.request("GET", "/entries", doing="reading entries")
+    assert "reading entries: HTTP 503 down for maintenance" in str(caught.value)
+    assert caught.value.retryable
+
+
+def test_error_detail_can_be_overridden_by_a_subclass() -> None:
+    class Described(VendorApi):
+        def error_detail(self, response: httpx.Response) -> str:
+            return f"vendor code {response.headers['X-Code']}"
+
+    context = ConnectorContext(clock=lambda: NOW, http_client_factory=lambda **kw: httpx.Client(
+        transport=httpx.MockTransport(lambda r: httpx.Response(400, headers={"X-Code": "E7"})),
+        **kw))
+    client = Described(Connector("tracker", {}, context), "https://api.vendor.example")
+    with pytest.raises(ConnectorError, match="reading x: HTTP 400 vendor code E7"):
+        client.request("GET", "/x", doing="reading x")
+
+
+def test_buckets_wait_for_each_and_pause_all() -> None:
+    fast_time, slow_time = FakeTime(), FakeTime()
+    fast = TokenBucket(2, 1.0, clock=fast_time.clock, sleep=fast_time.sleep)
+    slow = TokenBucket(3, 60.0, clock=slow_time.clock, sleep=slow_time.sleep)
+    both = Buckets(fast, slow)
+    assert [both.acquire() for _ in range(3)] == [0.0, 0.0, 0.5]  # the fast one paces first
+    assert both.acquire() == pytest.approx(0.5 + 20.0)  # then the slow one is spent too
+    both.pause(30)
+    assert fast.acquire() >= 30 and slow.acquire() >= 30
+
+
+def test_any_object_with_acquire_and_pause_paces_the_calls() -> None:
+    class Counting:
+        def __init__(self) -> None:
+            self.calls, self.paused = 0, []
+
+        def acquire(self) -> float:
+            self.calls += 1
+            return 0.0
+
+        def pause(self, seconds: float) -> None:
+            self.paused.append(seconds)
+
+    limit = Counting()
+    client, _ = api(lambda r: httpx.Response(429, headers={"Retry-After": "9"}), bucket=limit)
+    with pytest.raises(ConnectorError):
+        client.request("GET", "/x", doing="reading x")
+    assert (limit.calls, limit.paused) == (1, [9.0])
