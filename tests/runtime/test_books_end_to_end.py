@@ -15,9 +15,8 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
-import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -28,11 +27,14 @@ import pytest
 from connectors.oauth import TOKENS_KEY, TokenSet
 from connectors.state import ConnectorState, sealer_from_env
 from engine.runtime.clock import ManualClock
-from engine.runtime.daemon import Daemon, DaemonOptions
+from engine.runtime.daemon import Daemon
 from engine.runtime.dispatcher import RetryPolicy
 from engine.runtime.sqlite_store import SqliteStore
 from tests.connectors.fixtures.quickbooks.vendor import FakeQuickBooks
 from tests.connectors.fixtures.xero.vendor import TENANT, FakeXero
+from tests.support import waiting
+from tests.support.daemon import base_url, running_daemon
+from tests.support.net import free_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "connectors" / "fixtures"
 UTC = timezone.utc
@@ -41,7 +43,8 @@ T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)          # 09:00 in New York, billi
 PAID = datetime(2026, 3, 4, 18, 0, tzinfo=UTC)        # after the payment was recorded
 ACME = "acme/social/2026-03"
 BRILL = "brill/care/2026-03"
-TIMEOUT = 30.0
+
+wait_for = partial(waiting.wait_for, every=0.02)
 
 
 @dataclass
@@ -105,22 +108,6 @@ def xero() -> Books:
                  "x-xero-signature", "xero-webhook-key-123")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(predicate, what: str, timeout: float = TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
 def actions(daemon: Daemon, kind: str) -> list[dict]:
     return list(daemon.store.actions(types=[kind]))
 
@@ -154,16 +141,10 @@ def running(tmp_path: Path, books: Books) -> Iterator[tuple[Daemon, ManualClock,
 
     books.vendor.fail_next(first_acme_create, "lose-reply")
     clock = ManualClock(T0)
-    port = free_port()
-    daemon = Daemon(DaemonOptions(rules=str(FIXTURES / books.name / "rules"), db=str(db),
-                                  http=("127.0.0.1", port), watch=False, go_live=GO_LIVE,
-                                  retry=RetryPolicy(base=timedelta(seconds=20))),
-                    clock=clock, http_client_factory=books.vendor.client)
-    daemon.start()
-    try:
-        yield daemon, clock, f"http://127.0.0.1:{port}"
-    finally:
-        daemon.stop()
+    with running_daemon(FIXTURES / books.name / "rules", db, port=free_port(), go_live=GO_LIVE,
+                        retry=RetryPolicy(base=timedelta(seconds=20)), clock=clock,
+                        http_client_factory=books.vendor.client) as daemon:
+        yield daemon, clock, base_url(daemon)
 
 
 def test_one_invoice_in_the_books_and_the_books_payment_stops_the_reminders(books, running):

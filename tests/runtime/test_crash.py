@@ -30,8 +30,6 @@ import json
 import os
 import random
 import signal
-import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -44,6 +42,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
 from engine.runtime.messages import message_id
+from tests.support.mail import smtp_env, smtp_server
+from tests.support.store import read_only
 
 pytestmark = pytest.mark.slow
 
@@ -96,22 +96,11 @@ class _CountingController(Controller):
         return _CountingSMTP(self.handler, **self.SMTP_kwargs)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture()
 def smtp() -> Iterator[tuple[Mailbox, int]]:
     mailbox = Mailbox()
-    port = free_port()
-    controller = _CountingController(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server(mailbox, _CountingController) as port:
         yield mailbox, port
-    finally:
-        controller.stop()
 
 
 def write_rules(folder: Path) -> list[dict]:
@@ -239,15 +228,12 @@ def wait_ready(log: Path, offset: int, deadline: float) -> bool:
 
 def store_progress(db: Path) -> tuple[int, int, set[str]]:
     """Return (events waiting, outbox rows pending, actions delivered), read-only."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    try:
+    with read_only(db) as conn:
         waiting = conn.execute("SELECT COUNT(*) FROM events WHERE position > COALESCE("
                                "(SELECT position FROM engine_snapshot), 0)").fetchone()[0]
         pending = conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
         delivered = {row[0] for row in conn.execute(
             "SELECT action_id FROM outbox WHERE status = 'delivered'")}
-    finally:
-        conn.close()
     return waiting, pending, delivered
 
 
@@ -289,7 +275,7 @@ def test_sigkill_during_dispatch_loses_nothing(tmp_path: Path, smtp) -> None:
     rules = tmp_path / "rules"
     events = write_rules(rules)
     db = tmp_path / "store" / "billflow.db"
-    env = {**os.environ, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port),
+    env = {**os.environ, **smtp_env(smtp_port),
            "BILLFLOW_TOKEN": "crash-test-token", "PYTHONPATH": str(REPO),
            # No native thread pools in the forking interpreter (numerical libraries that a
            # PDF dependency imports would otherwise start some): it must fork cleanly.
@@ -369,14 +355,11 @@ def test_sigkill_during_dispatch_loses_nothing(tmp_path: Path, smtp) -> None:
     assert report["outbox"] == {"pending": 0, "delivered": len(events), "dead": 0}
 
     # Every event decided: one issued invoice per completed milestone, in the action log.
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
+    with read_only(db) as conn:
         issued = {row[0] for row in conn.execute(
             "SELECT id FROM actions WHERE type = 'invoice.issued'")}
         numbers = [json.loads(row[0])["payload"]["invoice"]["number"] for row in conn.execute(
             "SELECT body FROM actions WHERE type = 'invoice.issued'")]
-    finally:
-        conn.close()
     expected_actions = {f"invoice.issued:{e['payload']['client']}/build/{e['payload']['milestone']}"
                         for e in events}
     assert issued == expected_actions

@@ -11,19 +11,12 @@ the past and sends its (overdue) reminder.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import os
 import re
 import signal
-import socket
-import sqlite3
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,48 +24,19 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from engine.ruleset.loader import load_ruleset
 from engine.runtime.messages import message_id
+from tests.support.http_calls import bearer, call
+from tests.support.mail import Mailbox, mailbox_server, smtp_env
+from tests.support.net import LOOPBACK, free_port
+from tests.support.store import query
+from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = Path(__file__).resolve().parent / "fixtures" / "mail"
 TOKEN = "e2e-test-token"
 MAILED = ("invoice.issued", "approval.requested", "reminder.sent")
-TIMEOUT = 30.0
-
-
-class Mailbox:
-    """An aiosmtpd handler that keeps every accepted message with its envelope."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        mail = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), mail))
-        return "250 Message accepted for delivery"
-
-    def by_message_id(self) -> dict[str, tuple[str, list[str], email.message.EmailMessage]]:
-        return {str(mail["Message-ID"]): (sender, rcpt, mail)
-                for sender, rcpt, mail in self.received}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(predicate, what: str, timeout: float = TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 @dataclass
@@ -85,15 +49,7 @@ class Running:
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 token: str | None = TOKEN) -> tuple[int, str, str]:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        request = urllib.request.Request(self.base + path, data=body, method=method,
-                                         headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return (response.status, response.headers.get("Content-Type", ""),
-                        response.read().decode("utf-8"))
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.headers.get("Content-Type", ""), exc.read().decode("utf-8")
+        return call(self.base + path, method=method, body=body, headers=bearer(token))
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "engine.cli", *args, "--db", str(self.db)],
@@ -101,11 +57,7 @@ class Running:
                               timeout=60)
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
-        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=10)
-        try:
-            return conn.execute(sql, params).fetchall()
-        finally:
-            conn.close()
+        return query(self.db, sql, params)
 
     def status(self) -> dict:
         shown = self.cli("status", "--format", "json")
@@ -115,14 +67,8 @@ class Running:
 
 @pytest.fixture()
 def smtp() -> Iterator[tuple[Mailbox, int]]:
-    mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield mailbox, port
-    finally:
-        controller.stop()
+    with mailbox_server() as caught:
+        yield caught
 
 
 @pytest.fixture()
@@ -130,16 +76,15 @@ def daemon(tmp_path: Path, smtp) -> Iterator[Running]:
     _, smtp_port = smtp
     port = free_port()
     db = tmp_path / "store" / "billflow.db"
-    env = {**os.environ, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port),
-           "BILLFLOW_TOKEN": TOKEN, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, **smtp_env(smtp_port), "BILLFLOW_TOKEN": TOKEN, "PYTHONPATH": str(REPO)}
     go_live = (datetime.now(timezone.utc).date() - timedelta(days=45)).isoformat()
     log = tmp_path / "daemon.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "engine.cli", "run", str(RULES), "--db", str(db),
-             "--http", f"127.0.0.1:{port}", "--go-live", go_live],
+             "--http", f"{LOOPBACK}:{port}", "--go-live", go_live],
             cwd=REPO, env=env, stdout=out, stderr=out)
-    running = Running(process, f"http://127.0.0.1:{port}", db, env, log)
+    running = Running(process, f"http://{LOOPBACK}:{port}", db, env, log)
     try:
         def up() -> bool:
             assert process.poll() is None, log.read_text()

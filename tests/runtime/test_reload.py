@@ -12,52 +12,34 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from engine.runtime.daemon import Daemon, DaemonOptions
+from engine.runtime.daemon import Daemon
+from tests.support import http_calls, waiting
+from tests.support.daemon import base_url, copy_rules, running_daemon
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "reload"
 TOKEN = "reload-test-token"
 TIMEOUT = 20.0
 
-
-def wait_for(predicate, what: str, timeout: float = TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+wait_for = partial(waiting.wait_for, timeout=TIMEOUT)
 
 
 def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read().decode("utf-8")
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode("utf-8")
+    reply = http_calls.call(url)
+    return reply.status, reply.text
 
 
 def post_events(base: str, *events: dict) -> tuple[int, dict]:
-    body = "".join(json.dumps(event) + "\n" for event in events).encode("utf-8")
-    request = urllib.request.Request(f"{base}/events", data=body, method="POST", headers={
-        "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/x-ndjson"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    reply = http_calls.post_events(base, *events, token=TOKEN)
+    return reply.status, reply.json()
 
 
 def milestone(name: str) -> dict:
@@ -79,15 +61,9 @@ def metric(metrics: str, name: str) -> float:
 
 @pytest.fixture()
 def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    rules = tmp_path / "rules"
-    shutil.copytree(FIXTURE, rules)
-    running = Daemon(DaemonOptions(rules=str(rules), db=str(tmp_path / "billflow.db"),
-                                   http=("127.0.0.1", 0), token=TOKEN, watch=True))
-    running.start()
-    try:
+    rules = copy_rules(FIXTURE, tmp_path)
+    with running_daemon(rules, tmp_path / "billflow.db", token=TOKEN, watch=True) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def issued(daemon: Daemon, name: str) -> dict | None:
@@ -101,8 +77,7 @@ def status(db: str) -> subprocess.CompletedProcess:
 
 
 def test_a_broken_rule_file_keeps_the_last_good_rules_until_it_is_fixed(daemon: Daemon) -> None:
-    assert daemon.http is not None
-    base = daemon.http.url
+    base = base_url(daemon)
     folder = Path(daemon.options.rules)
     clients = folder / "clients.yaml"
     good = clients.read_text(encoding="utf-8")
@@ -173,8 +148,7 @@ def test_a_broken_rule_file_keeps_the_last_good_rules_until_it_is_fixed(daemon: 
 
 
 def test_a_rule_file_that_is_not_yaml_is_reported_with_its_place(daemon: Daemon) -> None:
-    assert daemon.http is not None
-    base = daemon.http.url
+    base = base_url(daemon)
     clients = Path(daemon.options.rules) / "clients.yaml"
     good = clients.read_text(encoding="utf-8")
     clients.write_text(good.replace("  engagements:", "  engagements: [", 1), encoding="utf-8")

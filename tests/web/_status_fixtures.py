@@ -17,9 +17,7 @@ import json
 import os
 import re
 import secrets
-import shutil
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,11 +27,13 @@ from pathlib import Path
 
 from engine.model.events import parse_event
 from engine.runtime.clock import ManualClock
-from engine.runtime.daemon import Daemon, DaemonOptions
+from engine.runtime.daemon import Daemon
 from engine.runtime.sqlite_store import SqliteStore
 from engine.runtime.store import IncomingEvent
 from engine.web.auth import SESSION_COOKIE, person_token
 from engine.web.signing import sign
+from tests.support.daemon import base_url, copy_rules, running_daemon
+from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 NORTHWIND = REPO / "examples" / "northwind"
@@ -79,8 +79,7 @@ def refusing_webhook() -> Iterator[str]:
 
 def northwind_rules(folder: Path, hook_url: str) -> Path:
     """Copy the northwind rules to `folder`: files under it, escalations to the webhook."""
-    rules = folder / "rules"
-    shutil.copytree(NORTHWIND, rules, ignore=shutil.ignore_patterns("events.ndjson", "*.py"))
+    rules = copy_rules(NORTHWIND, folder, "events.ndjson", "*.py")
     agency = rules / "agency.yaml"
     text = agency.read_text(encoding="utf-8")
     text = text.replace("files: {type: files, dir: out/northwind}",
@@ -113,16 +112,6 @@ def fill_store(db: Path, lines: list[str]) -> None:
         store.close()
 
 
-def wait_for(predicate, what: str, timeout: float = SETTLE_TIMEOUT):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 @dataclass
 class Site:
     """The running daemon and how to reach it as a given person."""
@@ -133,8 +122,7 @@ class Site:
 
     @property
     def base(self) -> str:
-        assert self.daemon.http is not None
-        return self.daemon.http.url
+        return base_url(self.daemon)
 
     @property
     def settings(self):  # type: ignore[no-untyped-def]
@@ -156,7 +144,8 @@ class Site:
 
     def settled(self) -> None:
         """Wait until the daemon has decided every event in its log."""
-        wait_for(lambda: self.daemon.store.counts().events_undecided == 0, "the decider")
+        wait_for(lambda: self.daemon.store.counts().events_undecided == 0, "the decider",
+                 SETTLE_TIMEOUT)
 
 
 @contextmanager
@@ -168,13 +157,9 @@ def northwind_site(folder: Path) -> Iterator[Site]:
         db = folder / "store.db"
         fill_store(db, event_lines())
         clock = ManualClock(NOW)
-        daemon = Daemon(DaemonOptions(rules=str(rules), db=str(db), http=("127.0.0.1", 0),
-                                      watch=False, go_live=GO_LIVE), clock=clock)
-        daemon.start()
-        site = Site(daemon, clock, rules)
-        try:
+        with running_daemon(rules, db, go_live=GO_LIVE, clock=clock) as daemon:
+            site = Site(daemon, clock, rules)
             site.settled()
-            wait_for(lambda: daemon.store.counts().outbox_pending == 0, "the dispatcher")
+            wait_for(lambda: daemon.store.counts().outbox_pending == 0, "the dispatcher",
+                     SETTLE_TIMEOUT)
             yield site
-        finally:
-            daemon.stop()

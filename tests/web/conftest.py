@@ -10,12 +10,8 @@ connector pointed at the test's server.
 from __future__ import annotations
 
 import email
-import email.policy
 import json
 import re
-import socket
-import sqlite3
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,52 +20,24 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 
-from engine.runtime.daemon import Daemon, DaemonOptions
+from engine.runtime.daemon import Daemon
 from engine.web.settings import WebOptions
+from tests.support.daemon import base_url, running_daemon
+from tests.support.http_calls import post_events
+from tests.support.mail import Mailbox, mailbox_server, smtp_env
+from tests.support.net import free_port
+from tests.support.store import query
+from tests.support.waiting import wait_for
 
 RULES = Path(__file__).resolve().parent / "fixtures" / "studio"
 TOKEN = "web-test-intake-token"
 SECRET = "web-test-signing-key-0123456789abcdefghijklmnop"
-TIMEOUT = 30.0
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
 LINK = re.compile(r"https?://\S+/(?:approve|signin)/[A-Za-z0-9_\-.]+")
-
-
-class Mailbox:
-    """An aiosmtpd handler keeping every accepted message."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        mail = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-        self.received.append((list(envelope.rcpt_tos), mail))
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str, subject_part: str = "") -> list[email.message.EmailMessage]:
-        return [mail for rcpt, mail in self.received
-                if address in rcpt and subject_part in str(mail["Subject"])]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(predicate, what: str, timeout: float = TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def body_of(mail: email.message.EmailMessage) -> str:
@@ -97,18 +65,12 @@ class Studio:
         return httpx.Client(base_url=self.base, timeout=10, follow_redirects=False)
 
     def post_events(self, *events: dict) -> dict:
-        body = "\n".join(json.dumps(e) for e in events) + "\n"
-        answer = httpx.post(self.base + "/events", content=body.encode(), timeout=10,
-                            headers={"Authorization": f"Bearer {TOKEN}"})
-        assert answer.status_code == 202, answer.text
+        answer = post_events(self.base, *events, token=TOKEN)
+        assert answer.status == 202, answer.text
         return answer.json()
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
-        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=10)
-        try:
-            return conn.execute(sql, params).fetchall()
-        finally:
-            conn.close()
+        return query(self.db, sql, params)
 
     def event_count(self) -> int:
         return self.query("SELECT COUNT(*) FROM events")[0][0]
@@ -144,32 +106,21 @@ class Studio:
 
 @pytest.fixture()
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        controller.stop()
+    with mailbox_server() as caught:
+        yield caught
 
 
 @pytest.fixture()
 def studio(tmp_path: Path, mailbox, monkeypatch) -> Iterator[Studio]:
     box, smtp_port = mailbox
-    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("SMTP_PORT", str(smtp_port))
-    port = free_port()
+    for name, value in smtp_env(smtp_port).items():
+        monkeypatch.setenv(name, value)
     db = tmp_path / "store" / "billflow.db"
     db.parent.mkdir()
-    daemon = Daemon(DaemonOptions(rules=str(RULES), db=str(db), http=("127.0.0.1", port),
-                                  token=TOKEN, watch=False,
-                                  web=WebOptions(secret_key=SECRET)))
-    daemon.start()
-    try:
-        yield Studio(daemon, box, f"http://127.0.0.1:{port}", db)
-    finally:
-        daemon.stop()
+    # A fixed port: the approval and sign-in links in the mail name it.
+    with running_daemon(RULES, db, port=free_port(), token=TOKEN,
+                        web=WebOptions(secret_key=SECRET)) as daemon:
+        yield Studio(daemon, box, base_url(daemon), db)
 
 
 @pytest.fixture(scope="module")  # one Playwright at a time: each module starts its own

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.http_calls import bearer, call as call_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _status_fixtures import (  # noqa: E402
@@ -28,22 +28,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 def call(site: Site, path: str, *, token: str | None = None, cookie: str | None = None,
          body: object = None, headers: dict[str, str] | None = None) -> tuple[int, dict]:
-    sent = dict(headers or {})
-    if token:
-        sent["Authorization"] = f"Bearer {token}"
+    sent = {**(headers or {}), **bearer(token)}
     if cookie:
         sent["Cookie"] = f"billflow_session={cookie}"
     data = None
     if body is not None:
         data = json.dumps(body).encode("utf-8")
         sent["Content-Type"] = "application/json"
-    request = urllib.request.Request(site.base + path, data=data, headers=sent,
-                                     method="POST" if data is not None else "GET")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    reply = call_url(site.base + path, body=data, headers=sent, timeout=60)
+    return reply.status, reply.json()
 
 
 def test_nothing_without_a_token_or_session(site: Site) -> None:
