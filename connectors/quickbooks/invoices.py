@@ -1,8 +1,7 @@
-"""Issued billflow invoices into QuickBooks: create (once), e-mail, void.
+"""Issued billflow invoices into QuickBooks (connectors/books_invoices.py has the flow).
 
-Each write carries a `requestid` derived from the action id and the step, so the
-dispatcher's retry after a lost reply creates nothing new; the QuickBooks Id of every
-invoice made is also kept in the connector's state, so even a retry days later finds it.
+Each write carries a `requestid` derived from the action id and the step; DocNumber is the
+billflow number (at most 21 characters); a void is `operation=void` with the SyncToken read.
 """
 
 from __future__ import annotations
@@ -12,16 +11,15 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import Delivery, DeliveryReceipt
-from connectors.quickbooks.api import QuickBooksApi, quote
-from connectors.quickbooks.customers import CustomerDirectory
+from connectors.base import Delivery
+from connectors.books_invoices import INVOICES_KEY, Created
+from connectors.books_invoices import InvoicePoster as BooksInvoicePoster
+from connectors.quickbooks.api import quote
 from connectors.quickbooks.settings import QuickBooksSettings
-from connectors.state import ConnectorState
 from engine.ruleset.types import Client
 
 __all__ = ["InvoicePoster", "invoice_body", "request_id", "INVOICES_KEY", "DOC_NUMBER_MAX"]
 
-INVOICES_KEY = "invoice:"  # + billflow invoice id -> {"id": QuickBooks Id, "number": DocNumber}
 DOC_NUMBER_MAX = 21  # QuickBooks' limit on DocNumber
 _NAMESPACE = uuid.UUID("5b0f3c1e-7d0a-4a53-9a55-1f7c0f6d2b10")
 
@@ -67,72 +65,46 @@ def invoice_body(invoice: Mapping[str, Any], customer_id: str, client: Client,
     return {key: value for key, value in body.items() if value is not None}
 
 
-class InvoicePoster:
+class InvoicePoster(BooksInvoicePoster):
     """Carry out invoice.issued and invoice.voided against one QuickBooks company."""
 
-    def __init__(self, api: QuickBooksApi, customers: CustomerDirectory,
-                 settings: QuickBooksSettings, state: ConnectorState, fail: Any, log: Any) -> None:
-        self.api = api
-        self.customers = customers
-        self.settings = settings
-        self.state = state
-        self._fail = fail
-        self.log = log
+    vendor = "QuickBooks"
+    total_hint = "check the tax settings"
 
-    def issue(self, delivery: Delivery, client: Client) -> DeliveryReceipt:
-        invoice = delivery.invoice or {}
-        number = str(invoice.get("number") or "")
-        if not number:
-            raise self._fail(f"{delivery.idempotency_key}: the invoice has no number",
-                             retryable=False)
+    def check_number(self, number: str) -> None:
         if len(number) > DOC_NUMBER_MAX:
             raise self._fail(f"invoice number {number} is longer than QuickBooks' "
                              f"{DOC_NUMBER_MAX} characters (DocNumber); shorten the Agency's "
                              f"invoice_numbering format", retryable=False)
-        kept = self.state.get(INVOICES_KEY + str(invoice["id"]))
-        if kept is None:
-            customer_id = self.customers.customer_of(client)
-            body = invoice_body(invoice, customer_id, client, self.settings)
-            reply = self.api.post("invoice", body, doing=f"creating invoice {number}",
-                                  requestid=request_id(delivery.idempotency_key, "create"))
-            created = reply.get("Invoice") or {}
-            kept = {"id": str(created.get("Id")), "number": number,
-                    "emailed": created.get("EmailStatus") == "EmailSent"}
-            self.state.put(INVOICES_KEY + str(invoice["id"]), kept)
-            self.state.put(f"number:{kept['id']}", number)
-            total = created.get("TotalAmt")
-            if total is not None and Decimal(str(total)) != Decimal(str(invoice["total"])):
-                self.log.warning("invoice %s: QuickBooks computed a total of %s, billflow %s "
-                                 "(check the tax settings)", number, total, invoice["total"])
-        detail = f"QuickBooks invoice {kept['id']} ({number})"
-        if self.settings.email_invoice and not kept.get("emailed"):
-            self.api.post(f"invoice/{kept['id']}/send", None, doing=f"e-mailing invoice {number}",
-                          requestid=request_id(delivery.idempotency_key, "send"))
-            kept = {**kept, "emailed": True}
-            self.state.put(INVOICES_KEY + str(invoice["id"]), kept)
-            detail += ", e-mailed"
-        return DeliveryReceipt(external_id=kept["id"], detail=detail)
 
-    def void(self, delivery: Delivery) -> DeliveryReceipt:
-        invoice = delivery.invoice or {}
-        number = invoice.get("number")
-        if not number:
-            return DeliveryReceipt(None, "a draft: never posted to QuickBooks, nothing to void")
-        found = self._find(str(invoice["id"]), str(number))
-        if found is None:
-            return DeliveryReceipt(None, f"invoice {number} is not in QuickBooks; nothing to void")
+    def create(self, delivery: Delivery, invoice: Mapping[str, Any], client: Client,
+               number: str) -> Created:
+        customer_id = self.directory.customer_of(client)
+        body = invoice_body(invoice, customer_id, client, self.settings)
+        reply = self.api.post("invoice", body, doing=f"creating invoice {number}",
+                              requestid=request_id(delivery.idempotency_key, "create"))
+        created = reply.get("Invoice") or {}
+        return (str(created.get("Id")), created.get("EmailStatus") == "EmailSent",
+                created.get("TotalAmt"))
+
+    def email(self, delivery: Delivery, vendor_id: str, number: str) -> None:
+        self.api.post(f"invoice/{vendor_id}/send", None, doing=f"e-mailing invoice {number}",
+                      requestid=request_id(delivery.idempotency_key, "send"))
+
+    def id_of(self, found: Mapping[str, Any]) -> str:
+        return str(found["Id"])
+
+    def is_void(self, found: Mapping[str, Any]) -> bool:
         # QuickBooks zeroes a voided invoice and puts "Voided" before its private note.
-        if str(found.get("PrivateNote") or "").startswith("Voided"):
-            return DeliveryReceipt(str(found["Id"]), f"QuickBooks invoice {found['Id']} "
-                                                     f"({number}) was already void")
+        return str(found.get("PrivateNote") or "").startswith("Voided")
+
+    def void_found(self, delivery: Delivery, found: Mapping[str, Any], number: str) -> None:
         self.api.post("invoice", {"Id": found["Id"], "SyncToken": found["SyncToken"]},
                       doing=f"voiding invoice {number}", params={"operation": "void"},
                       requestid=request_id(delivery.idempotency_key, "void"))
-        return DeliveryReceipt(str(found["Id"]), f"QuickBooks invoice {found['Id']} ({number}) "
-                                                 f"voided")
 
-    def _find(self, invoice_id: str, number: str) -> Mapping[str, Any] | None:
-        kept = self.state.get(INVOICES_KEY + invoice_id)
+    def find(self, invoice_id: str, number: str) -> Mapping[str, Any] | None:
+        kept = self.kept(invoice_id)
         if kept is not None:
             body = self.api.get(f"invoice/{kept['id']}", doing=f"reading invoice {number}")
             found = body.get("Invoice")

@@ -1,4 +1,4 @@
-"""QuickBooks payments into `payment.received` events.
+"""QuickBooks payments into `payment.received` events (connectors/books_payments.py).
 
 A payment's reference is the DocNumber of every invoice it is applied to (the billflow
 numbers, for invoices billflow posted), else its PaymentRefNum; its client is its customer's
@@ -9,37 +9,28 @@ language, oldest change first, a page at a time.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from connectors.quickbooks.api import QuickBooksApi, quote
-from connectors.quickbooks.customers import CustomerDirectory
+from connectors.books_payments import PaymentReader as BooksPaymentReader
+from connectors.quickbooks.api import quote
 from connectors.sources import SourceProblem, SyncResult
-from connectors.state import ConnectorState
-from engine.errors import ConnectorError, UnmappedRecord
+from engine.errors import UnmappedRecord
 from engine.model.money import format_money, is_currency
 
 __all__ = ["PaymentReader", "payment_event_id"]
-
-_FIRST_SYNC = timedelta(days=30)  # with no cursor and no `since`
 
 
 def payment_event_id(realm_id: str, payment_id: str) -> str:
     return f"quickbooks:{realm_id}:payment:{payment_id}"
 
 
-class PaymentReader:
+class PaymentReader(BooksPaymentReader):
     """Read payments of one company and translate them."""
 
-    def __init__(self, api: QuickBooksApi, customers: CustomerDirectory, state: ConnectorState,
-                 home_currency: str, page_size: int, now: Any) -> None:
-        self.api = api
-        self.customers = customers
-        self.state = state
-        self.home_currency = home_currency
-        self.page_size = page_size
-        self.now = now
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._numbers: dict[str, str | None] = {}
 
     # -- sync ------------------------------------------------------------------------------
@@ -65,44 +56,24 @@ class PaymentReader:
         cursor = cursor or {}
         if cursor.get("updated_since"):
             return str(cursor["updated_since"]), int(cursor.get("start") or 1)
-        if cursor.get("since"):
-            day = datetime.fromisoformat(str(cursor["since"]))
-            return datetime.combine(day.date(), time(), timezone.utc).isoformat(), 1
-        return (self.now() - _FIRST_SYNC).replace(microsecond=0).isoformat(), 1
+        return self.first_instant(cursor).replace(microsecond=0).isoformat(), 1
 
     # -- webhooks --------------------------------------------------------------------------
-    def fetch(self, payment_ids: Sequence[str]) -> tuple[list[dict], list[SourceProblem]]:
+    def fetch(self, named: Sequence[str]) -> tuple[list[dict], list[SourceProblem]]:
         """Read the payments a notification named and translate them (deleted ones are skipped)."""
         payments = []
-        for payment_id in dict.fromkeys(payment_ids):
-            try:
-                body = self.api.get(f"payment/{payment_id}", doing=f"reading payment {payment_id}")
-            except ConnectorError as exc:
-                if exc.retryable:
-                    raise
-                continue  # gone (deleted) since the notification
+        for body in self.read_each(named, lambda payment_id: self.api.get(
+                f"payment/{payment_id}", doing=f"reading payment {payment_id}")):
             payment = body.get("Payment") if isinstance(body, Mapping) else None
             if isinstance(payment, Mapping):
                 payments.append(payment)
         return self.translate(payments)
 
     # -- translation -----------------------------------------------------------------------
-    def translate(self, payments: Sequence[Mapping[str, Any]]
-                  ) -> tuple[list[dict], list[SourceProblem]]:
-        events: list[dict] = []
-        problems: list[SourceProblem] = []
-        for payment in payments:
-            record = f"Payment {payment.get('Id')}"
-            try:
-                event = self._event(payment, record)
-            except UnmappedRecord as exc:
-                problems.append(SourceProblem(exc.record, exc.message))
-                continue
-            if event is not None:
-                events.append(event)
-        return events, problems
+    def record_of(self, item: Mapping[str, Any]) -> str:
+        return f"Payment {item.get('Id')}"
 
-    def _event(self, payment: Mapping[str, Any], record: str) -> dict | None:
+    def event(self, payment: Mapping[str, Any], record: str) -> dict | None:
         amount = Decimal(str(payment.get("TotalAmt") or "0"))
         if amount <= 0:
             return None  # only credits moved: no money arrived
@@ -110,7 +81,7 @@ class PaymentReader:
         if not is_currency(currency):
             raise UnmappedRecord(record, f"currency {currency!r} is not an ISO 4217 code")
         customer = payment.get("CustomerRef") or {}
-        client = self.customers.client_of(record, customer.get("value"))
+        client = self.directory.client_of(record, customer.get("value"))
         numbers = [n for n in (self._number(txn) for txn in _linked_invoices(payment)) if n]
         reference = " ".join(dict.fromkeys(numbers)) or str(payment.get("PaymentRefNum") or "")
         meta = payment.get("MetaData") or {}

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.oauth import scopes_of
+from connectors.books_settings import BooksSettings, NumberOption, optional_text
 
 __all__ = ["QuickBooksSettings", "HOSTS", "AUTHORIZE_URL", "TOKEN_URL", "SCOPE",
            "MINOR_VERSION"]
@@ -21,62 +21,39 @@ REQUESTS_PER_MINUTE = {"production": 500, "sandbox": 600}  # sandbox: 10 per sec
 
 
 @dataclass(frozen=True)
-class QuickBooksSettings:
+class QuickBooksSettings(BooksSettings):
     realm_id: str
     environment: str
-    base_url: str
     minor_version: int
-    client_id: str | None
-    client_secret: str | None
-    refresh_token: str | None
-    authorize_url: str
-    token_url: str
-    scopes: tuple[str, ...]
-    redirect_uri: str
     webhook_verifier_token: str | None
     item_id: str
     tax_code: str | None
     exempt_tax_code: str | None
     txn_tax_code: str | None
     multicurrency: bool
-    currency: str | None
-    email_invoice: bool
-    page_size: int
-    requests_per_minute: int
-    timeout: float
+
+    @property
+    def webhook_secret(self) -> str | None:
+        return self.webhook_verifier_token
 
     @classmethod
-    def read(cls, config: Mapping[str, Any], number: Any) -> "QuickBooksSettings":
+    def read(cls, config: Mapping[str, Any], number: NumberOption) -> "QuickBooksSettings":
         """Read `config`; `number(key, default, kind)` is the connector's checked number reader."""
         environment = str(config.get("environment") or "production")
         if environment not in HOSTS:
             raise ValueError("option 'environment' must be production or sandbox")
         return cls(
+            **cls.shared(config, number, base_url=HOSTS[environment],
+                         authorize_url=AUTHORIZE_URL, token_url=TOKEN_URL, scopes=(SCOPE,),
+                         page_size=1000,
+                         requests_per_minute=REQUESTS_PER_MINUTE[environment]),
             realm_id=str(config["realm_id"]),
             environment=environment,
-            base_url=str(config.get("base_url") or HOSTS[environment]).rstrip("/"),
             minor_version=number("minor_version", MINOR_VERSION, int),
-            client_id=_text(config.get("client_id")),
-            client_secret=_text(config.get("client_secret")),
-            refresh_token=_text(config.get("refresh_token")),
-            authorize_url=str(config.get("authorize_url") or AUTHORIZE_URL),
-            token_url=str(config.get("token_url") or TOKEN_URL),
-            scopes=scopes_of(config.get("scopes"), (SCOPE,)),
-            redirect_uri=str(config.get("redirect_uri") or "http://localhost:8765/callback"),
-            webhook_verifier_token=_text(config.get("webhook_verifier_token")),
+            webhook_verifier_token=optional_text(config.get("webhook_verifier_token")),
             item_id=str(config.get("item_id") or "1"),
-            tax_code=_text(config.get("tax_code", "TAX")),
-            exempt_tax_code=_text(config.get("exempt_tax_code", "NON")),
-            txn_tax_code=_text(config.get("txn_tax_code")),
+            tax_code=optional_text(config.get("tax_code", "TAX")),
+            exempt_tax_code=optional_text(config.get("exempt_tax_code", "NON")),
+            txn_tax_code=optional_text(config.get("txn_tax_code")),
             multicurrency=bool(config.get("multicurrency", False)),
-            currency=_text(config.get("currency")),
-            email_invoice=bool(config.get("email_invoice", False)),
-            page_size=min(1000, number("page_size", 1000, int)),
-            requests_per_minute=number("requests_per_minute",
-                                       REQUESTS_PER_MINUTE[environment], int),
-            timeout=number("timeout", 30.0, float),
         )
-
-
-def _text(value: Any) -> str | None:
-    return str(value) if value not in (None, "") else None

@@ -1,4 +1,5 @@
-"""Intuit webhook deliveries: the `intuit-signature` check and both payload formats.
+"""Intuit webhook deliveries: both payload formats (the `intuit-signature`, base64
+HMAC-SHA256 of the raw body under the verifier token, is checked in connectors/books.py).
 
 Legacy: `{"eventNotifications": [{"realmId", "dataChangeEvent": {"entities": [{"name",
 "id", "operation"}]}}]}`. CloudEvents: a JSON array of `{"type": "qbo.<entity>.<verb>.v1",
@@ -12,9 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.signatures import hmac_matches
-
-__all__ = ["Notice", "signature_ok", "notices"]
+__all__ = ["Notice", "notices", "is_payment_change"]
 
 # What a change to a payment is called in each format; deletions and voids bring no money.
 _LEGACY_OPERATIONS = frozenset({"create", "update", "merge"})
@@ -29,11 +28,6 @@ class Notice:
     entity: str  # lower case: "payment", "invoice"
     entity_id: str
     operation: str  # lower case: "create", "update", "delete", ...
-
-
-def signature_ok(verifier_token: str, body: bytes, signature: str | None) -> bool:
-    """True when `signature` is base64(HMAC-SHA256(verifier token, raw body))."""
-    return hmac_matches(verifier_token, body, signature, encoding="base64")
 
 
 def notices(payload: Any) -> list[Notice] | None:

@@ -1,7 +1,7 @@
-"""Issued billflow invoices into Xero: create (once, ACCREC, AUTHORISED), e-mail, void.
+"""Issued billflow invoices into Xero (connectors/books_invoices.py has the flow).
 
-Each write carries an `Idempotency-Key` derived from the action id and the step; the
-InvoiceID of every invoice made is also kept in the connector's state.
+An invoice is created ACCREC and AUTHORISED, InvoiceNumber the billflow number; each write
+carries an `Idempotency-Key` derived from the action id and the step; a void sets VOIDED.
 """
 
 from __future__ import annotations
@@ -10,16 +10,14 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import Delivery, DeliveryReceipt
-from connectors.state import ConnectorState
-from connectors.xero.api import XeroApi, idempotency_key
-from connectors.xero.contacts import ContactDirectory
+from connectors.base import Delivery
+from connectors.books_invoices import INVOICES_KEY, Created
+from connectors.books_invoices import InvoicePoster as BooksInvoicePoster
+from connectors.xero.api import idempotency_key
 from connectors.xero.settings import XeroSettings
 from engine.ruleset.types import Client
 
 __all__ = ["InvoicePoster", "invoice_body", "INVOICES_KEY"]
-
-INVOICES_KEY = "invoice:"  # + billflow invoice id -> {"id": InvoiceID, "number": ...}
 
 
 def invoice_body(invoice: Mapping[str, Any], contact_id: str,
@@ -54,73 +52,46 @@ def invoice_body(invoice: Mapping[str, Any], contact_id: str,
     return {key: value for key, value in body.items() if value is not None}
 
 
-class InvoicePoster:
+class InvoicePoster(BooksInvoicePoster):
     """Carry out invoice.issued and invoice.voided against one Xero organisation."""
 
-    def __init__(self, api: XeroApi, contacts: ContactDirectory, settings: XeroSettings,
-                 state: ConnectorState, fail: Any, log: Any) -> None:
-        self.api = api
-        self.contacts = contacts
-        self.settings = settings
-        self.state = state
-        self._fail = fail
-        self.log = log
+    vendor = "Xero"
+    total_hint = "check tax_type"
 
-    def issue(self, delivery: Delivery, client: Client) -> DeliveryReceipt:
-        invoice = delivery.invoice or {}
-        number = str(invoice.get("number") or "")
-        if not number:
-            raise self._fail(f"{delivery.idempotency_key}: the invoice has no number",
+    def create(self, delivery: Delivery, invoice: Mapping[str, Any], client: Client,
+               number: str) -> Created:
+        contact_id = self.directory.contact_of(client)
+        body = {"Invoices": [invoice_body(invoice, contact_id, self.settings)]}
+        reply = self.api.write("PUT", "Invoices", body, doing=f"creating invoice {number}",
+                               key=idempotency_key(delivery.idempotency_key, "create"))
+        created = _first(reply, "Invoices")
+        if created.get("HasErrors"):
+            messages = "; ".join(str(e.get("Message")) for e in
+                                 created.get("ValidationErrors") or [])
+            raise self._fail(f"creating invoice {number}: {messages or 'refused'}",
                              retryable=False)
-        kept = self.state.get(INVOICES_KEY + str(invoice["id"]))
-        if kept is None:
-            contact_id = self.contacts.contact_of(client)
-            body = {"Invoices": [invoice_body(invoice, contact_id, self.settings)]}
-            reply = self.api.write("PUT", "Invoices", body, doing=f"creating invoice {number}",
-                                   key=idempotency_key(delivery.idempotency_key, "create"))
-            created = _first(reply, "Invoices")
-            if created.get("HasErrors"):
-                messages = "; ".join(str(e.get("Message")) for e in
-                                     created.get("ValidationErrors") or [])
-                raise self._fail(f"creating invoice {number}: {messages or 'refused'}",
-                                 retryable=False)
-            kept = {"id": str(created.get("InvoiceID")), "number": number, "emailed": False}
-            self.state.put(INVOICES_KEY + str(invoice["id"]), kept)
-            self.state.put(f"number:{kept['id']}", number)
-            total = created.get("Total")
-            if total is not None and Decimal(str(total)) != Decimal(str(invoice["total"])):
-                self.log.warning("invoice %s: Xero computed a total of %s, billflow %s "
-                                 "(check tax_type)", number, total, invoice["total"])
-        detail = f"Xero invoice {kept['id']} ({number})"
-        if self.settings.email_invoice and not kept.get("emailed"):
-            self.api.write("POST", f"Invoices/{kept['id']}/Email", {},
-                           doing=f"e-mailing invoice {number}",
-                           key=idempotency_key(delivery.idempotency_key, "email"))
-            kept = {**kept, "emailed": True}
-            self.state.put(INVOICES_KEY + str(invoice["id"]), kept)
-            detail += ", e-mailed"
-        return DeliveryReceipt(external_id=kept["id"], detail=detail)
+        return str(created.get("InvoiceID")), False, created.get("Total")
 
-    def void(self, delivery: Delivery) -> DeliveryReceipt:
-        invoice = delivery.invoice or {}
-        number = invoice.get("number")
-        if not number:
-            return DeliveryReceipt(None, "a draft: never posted to Xero, nothing to void")
-        found = self._find(str(invoice["id"]), str(number))
-        if found is None:
-            return DeliveryReceipt(None, f"invoice {number} is not in Xero; nothing to void")
-        invoice_id = str(found["InvoiceID"])
-        if found.get("Status") in ("VOIDED", "DELETED"):
-            return DeliveryReceipt(invoice_id, f"Xero invoice {invoice_id} ({number}) was "
-                                               f"already void")
+    def email(self, delivery: Delivery, vendor_id: str, number: str) -> None:
+        self.api.write("POST", f"Invoices/{vendor_id}/Email", {},
+                       doing=f"e-mailing invoice {number}",
+                       key=idempotency_key(delivery.idempotency_key, "email"))
+
+    def id_of(self, found: Mapping[str, Any]) -> str:
+        return str(found["InvoiceID"])
+
+    def is_void(self, found: Mapping[str, Any]) -> bool:
+        return found.get("Status") in ("VOIDED", "DELETED")
+
+    def void_found(self, delivery: Delivery, found: Mapping[str, Any], number: str) -> None:
+        invoice_id = self.id_of(found)
         self.api.write("POST", f"Invoices/{invoice_id}",
                        {"Invoices": [{"InvoiceID": invoice_id, "Status": "VOIDED"}]},
                        doing=f"voiding invoice {number}",
                        key=idempotency_key(delivery.idempotency_key, "void"))
-        return DeliveryReceipt(invoice_id, f"Xero invoice {invoice_id} ({number}) voided")
 
-    def _find(self, invoice_id: str, number: str) -> Mapping[str, Any] | None:
-        kept = self.state.get(INVOICES_KEY + invoice_id)
+    def find(self, invoice_id: str, number: str) -> Mapping[str, Any] | None:
+        kept = self.kept(invoice_id)
         if kept is not None:
             return _first(self.api.get(f"Invoices/{kept['id']}",
                                        doing=f"reading invoice {number}"), "Invoices") or None

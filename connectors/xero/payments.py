@@ -1,4 +1,4 @@
-"""Xero payments on sales invoices into `payment.received` events.
+"""Xero payments on sales invoices into `payment.received` events (connectors/books_payments.py).
 
 A payment's reference is the number of the invoice it pays (the billflow number, for
 invoices billflow posted), its currency the invoice's, its client the invoice contact's
@@ -9,20 +9,19 @@ oldest change first, a page at a time; webhooks name invoices, whose payments ar
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from connectors.books_payments import PaymentReader as BooksPaymentReader
 from connectors.sources import SourceProblem, SyncResult
-from connectors.xero.api import XeroApi
-from connectors.xero.contacts import ContactDirectory
-from connectors.xero.wire import xero_instant
-from engine.errors import ConnectorError, UnmappedRecord
+from connectors.xero.dates import xero_instant
+from engine.errors import UnmappedRecord
 from engine.model.money import format_money, is_currency
 
 __all__ = ["PaymentReader", "payment_event_id"]
 
-_FIRST_SYNC = timedelta(days=30)
+Pair = tuple[Mapping[str, Any], Mapping[str, Any]]  # a payment and the invoice it pays
 
 
 def payment_event_id(tenant_id: str, payment_id: str) -> str:
@@ -33,16 +32,8 @@ def _stamp(instant: datetime) -> str:
     return instant.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0).isoformat()
 
 
-class PaymentReader:
+class PaymentReader(BooksPaymentReader):
     """Read payments of one organisation and translate them."""
-
-    def __init__(self, api: XeroApi, contacts: ContactDirectory, home_currency: str,
-                 page_size: int, now: Any) -> None:
-        self.api = api
-        self.contacts = contacts
-        self.home_currency = home_currency
-        self.page_size = page_size
-        self.now = now
 
     # -- sync ------------------------------------------------------------------------------
     def sync(self, cursor: Mapping[str, Any] | None) -> SyncResult:
@@ -68,22 +59,14 @@ class PaymentReader:
         cursor = cursor or {}
         if cursor.get("modified_since"):
             return str(cursor["modified_since"]), int(cursor.get("page") or 1)
-        if cursor.get("since"):
-            day = datetime.fromisoformat(str(cursor["since"])).date()
-            return _stamp(datetime.combine(day, time(), timezone.utc)), 1
-        return _stamp(self.now() - _FIRST_SYNC), 1
+        return _stamp(self.first_instant(cursor)), 1
 
     # -- webhooks --------------------------------------------------------------------------
-    def fetch_invoices(self, invoice_ids: Sequence[str]) -> tuple[list[dict], list[SourceProblem]]:
+    def fetch(self, named: Sequence[str]) -> tuple[list[dict], list[SourceProblem]]:
         """Read the invoices a notification named; translate the payments on them."""
-        pairs = []
-        for invoice_id in dict.fromkeys(invoice_ids):
-            try:
-                reply = self.api.get(f"Invoices/{invoice_id}", doing=f"reading invoice {invoice_id}")
-            except ConnectorError as exc:
-                if exc.retryable:
-                    raise
-                continue
+        pairs: list[Pair] = []
+        for reply in self.read_each(named, lambda invoice_id: self.api.get(
+                f"Invoices/{invoice_id}", doing=f"reading invoice {invoice_id}")):
             for invoice in reply.get("Invoices") or []:
                 if isinstance(invoice, Mapping) and invoice.get("Type") == "ACCREC":
                     pairs.extend((payment, invoice) for payment in invoice.get("Payments") or []
@@ -91,23 +74,11 @@ class PaymentReader:
         return self.translate(pairs)
 
     # -- translation -----------------------------------------------------------------------
-    def translate(self, pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]
-                  ) -> tuple[list[dict], list[SourceProblem]]:
-        events: list[dict] = []
-        problems: list[SourceProblem] = []
-        for payment, invoice in pairs:
-            record = f"Payment {payment.get('PaymentID')}"
-            try:
-                event = self._event(payment, invoice, record)
-            except UnmappedRecord as exc:
-                problems.append(SourceProblem(exc.record, exc.message))
-                continue
-            if event is not None:
-                events.append(event)
-        return events, problems
+    def record_of(self, item: Pair) -> str:
+        return f"Payment {item[0].get('PaymentID')}"
 
-    def _event(self, payment: Mapping[str, Any], invoice: Mapping[str, Any],
-               record: str) -> dict | None:
+    def event(self, item: Pair, record: str) -> dict | None:
+        payment, invoice = item
         if payment.get("Status", "AUTHORISED") != "AUTHORISED":
             return None  # deleted payments bring no money
         if payment.get("PaymentType", "ACCRECPAYMENT") != "ACCRECPAYMENT":
@@ -122,7 +93,7 @@ class PaymentReader:
         if paid_on is None:
             raise UnmappedRecord(record, f"its Date {payment.get('Date')!r} cannot be read")
         contact = invoice.get("Contact") or {}
-        client = self.contacts.client_of(record, contact)
+        client = self.directory.client_of(record, contact)
         at = xero_instant(payment.get("UpdatedDateUTC")) or paid_on
         payload: dict[str, Any] = {
             "amount": format_money(amount, currency),

@@ -1,4 +1,4 @@
-"""Xero webhook deliveries: the `x-xero-signature` check and the intent-to-receive probe.
+"""Xero webhook deliveries: what they name, and the intent-to-receive probe.
 
 Xero signs the raw body: base64(HMAC-SHA256(webhook key, body)). When a subscription is
 created or changed it sends probes, some signed right and some not: the right ones get 200
@@ -12,13 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.signatures import hmac_matches
-
-__all__ = ["signature_ok", "invoice_ids"]
-
-
-def signature_ok(webhook_key: str, body: bytes, signature: str | None) -> bool:
-    return hmac_matches(webhook_key, body, signature, encoding="base64")
+__all__ = ["invoice_ids"]
 
 
 def invoice_ids(payload: Any, tenant_id: str) -> list[str] | None:

@@ -1,4 +1,9 @@
-"""JSON to and from QuickBooks with money as Decimal: written as exact numbers, read back exact."""
+"""JSON to and from a vendor with money as Decimal: written as exact numbers, read back exact.
+
+The accounting APIs (QuickBooks Online, Xero) take amounts as JSON numbers; a float would
+round 0.1 + 0.2, so a Decimal goes out with exactly its digits, a float not at all, and every
+number with a fraction comes back a Decimal.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Replayed webhook deliveries: a body already taken is answered 200 and read no further."""
+"""Replayed webhook deliveries: a body already taken is answered 200 and read no further.
+
+Vendors retry a delivery they think failed (QuickBooks, Xero): the connector checks the
+signature, asks `seen(body)`, and calls `remember(body)` only once the delivery is read.
+"""
 
 from __future__ import annotations
 
