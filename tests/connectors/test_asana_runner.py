@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import json
-import shutil
-from datetime import date
 from pathlib import Path
 
-import httpx
 import pytest
 
-from connectors.base import ConnectorContext
 from connectors.registry import ConnectorRegistry
 from connectors.signatures import hmac_signature
 from connectors.sources import WebhookRequest
 from connectors.state import ConnectorState
-from engine.runtime.intake import ingest_text
-from engine.runtime.rulekeeper import RuleKeeper
 from engine.runtime.sources import CURSOR_KEY, SourceRunner
-from engine.runtime.sqlite_store import SqliteStore
+from tests.connectors.runner_support import (northwind_with, source_runner, sqlite_store,
+                                             stored_ids)
 
 from .fixtures.asana.double import ENV, NOW, AsanaDouble, fixture
 
-NORTHWIND = Path(__file__).resolve().parents[2] / "examples" / "northwind"
 ASANA = ('    asana: {type: asana, token: "${ASANA_TOKEN}", workspace_id: "9001", '
          'milestone_field: Billflow milestone, poll_interval: 5m, '
          'map: {projects: {"1201": harbor-arts-annual-report}}}\n')
@@ -31,41 +25,18 @@ SECRET = "b9d1e0f3a7c2"
 
 @pytest.fixture()
 def rules_with_asana(tmp_path: Path) -> Path:
-    folder = tmp_path / "rules"
-    shutil.copytree(NORTHWIND, folder, ignore=shutil.ignore_patterns("*.ndjson", "*.py"))
-    agency = folder / "agency.yaml"
-    text = agency.read_text(encoding="utf-8")
-    anchor = "  connectors:                         # named connector instances; secrets come from ${ENV}\n"
-    assert anchor in text
-    agency.write_text(text.replace(anchor, anchor + ASANA), encoding="utf-8")
-    return folder
+    return northwind_with(tmp_path / "rules", ASANA)
 
 
 @pytest.fixture()
 def store(tmp_path: Path):
-    store = SqliteStore(tmp_path / "store.db", now=lambda: NOW)
-    yield store
-    store.close()
+    with sqlite_store(tmp_path / "store.db", NOW) as store:
+        yield store
 
 
 def runner_for(folder: Path, store, double: AsanaDouble) -> SourceRunner:
-    keeper = RuleKeeper(folder, lambda: NOW)
-    outcome = keeper.reload()
-    assert outcome.ok, outcome.errors
-
-    def context(rules, **options):
-        return ConnectorContext(rules, env=ENV, http_client_factory=lambda **kw: httpx.Client(
-            transport=httpx.MockTransport(double), **kw), **options)
-
-    registry = ConnectorRegistry.discover()
-    assert "asana" in registry
-    return SourceRunner(store, keeper, registry, lambda: NOW,
-                        lambda text, source: ingest_text(store, text, source, NOW),
-                        since=date(2026, 3, 1), context_factory=context)
-
-
-def stored_ids(store) -> list[str]:
-    return [event.id for event in store.events_after(0, 1000)]
+    assert "asana" in ConnectorRegistry.discover()
+    return source_runner(folder, store, double, env=ENV, now=NOW)
 
 
 def delivery(body: bytes) -> WebhookRequest:

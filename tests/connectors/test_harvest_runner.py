@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 
-from connectors.base import ConnectorContext
-from connectors.registry import ConnectorRegistry
 from connectors.state import ConnectorState
-from engine.runtime.intake import ingest_text
-from engine.runtime.rulekeeper import RuleKeeper
 from engine.runtime.sources import CURSOR_KEY, SourceRunner
-from engine.runtime.sqlite_store import SqliteStore
+from tests.connectors.runner_support import (northwind_with, source_runner, sqlite_store,
+                                             stored_ids)
 
 from .fixtures.harvest.double import TOKEN, HarvestDouble
 
-NORTHWIND = Path(__file__).resolve().parents[2] / "examples" / "northwind"
 NOW = datetime(2026, 3, 10, 14, 0, tzinfo=timezone.utc)
 HARVEST = ('    harvest: {type: harvest, account_id: "123456", token: "${HARVEST_TOKEN}", '
            'user_agent: "billflow (ops@northwind.example)", poll_interval: 10m, '
@@ -30,40 +25,17 @@ HARVEST = ('    harvest: {type: harvest, account_id: "123456", token: "${HARVEST
 
 @pytest.fixture()
 def rules_with_harvest(tmp_path: Path) -> Path:
-    folder = tmp_path / "rules"
-    shutil.copytree(NORTHWIND, folder, ignore=shutil.ignore_patterns("*.ndjson", "*.py"))
-    agency = folder / "agency.yaml"
-    text = agency.read_text(encoding="utf-8")
-    anchor = "  connectors:                         # named connector instances; secrets come from ${ENV}\n"
-    assert anchor in text
-    agency.write_text(text.replace(anchor, anchor + HARVEST), encoding="utf-8")
-    return folder
+    return northwind_with(tmp_path / "rules", HARVEST)
 
 
 @pytest.fixture()
 def store(tmp_path: Path):
-    store = SqliteStore(tmp_path / "store.db", now=lambda: NOW)
-    yield store
-    store.close()
+    with sqlite_store(tmp_path / "store.db", NOW) as store:
+        yield store
 
 
 def runner_for(folder: Path, store, double: HarvestDouble) -> SourceRunner:
-    keeper = RuleKeeper(folder, lambda: NOW)
-    outcome = keeper.reload()
-    assert outcome.ok, outcome.errors
-
-    def context(rules, **options):
-        return ConnectorContext(rules, env={"HARVEST_TOKEN": TOKEN},
-                                http_client_factory=lambda **kw: httpx.Client(
-                                    transport=httpx.MockTransport(double), **kw), **options)
-
-    return SourceRunner(store, keeper, ConnectorRegistry.discover(), lambda: NOW,
-                        lambda text, source: ingest_text(store, text, source, NOW),
-                        since=date(2026, 3, 1), context_factory=context)
-
-
-def stored_ids(store) -> list[str]:
-    return [event.id for event in store.events_after(0, 1000)]
+    return source_runner(folder, store, double, env={"HARVEST_TOKEN": TOKEN}, now=NOW)
 
 
 def test_events_land_in_the_log_and_a_second_poll_adds_nothing(rules_with_harvest, store):

@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
-from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
 
-from connectors.base import ConnectorContext
-from connectors.registry import ConnectorRegistry
 from connectors.signatures import hmac_signature
 from connectors.sources import WebhookRequest
 from connectors.state import ConnectorState
-from engine.runtime.intake import ingest_text
-from engine.runtime.rulekeeper import RuleKeeper
 from engine.runtime.sources import CURSOR_KEY, SourceRunner
-from engine.runtime.sqlite_store import SqliteStore
+from tests.connectors.runner_support import northwind_with, source_runner, sqlite_store
 
 from .fixtures.productive.double import ENV, NOW, WEBHOOK_TOKEN, ProductiveDouble, fixture
 
-NORTHWIND = Path(__file__).resolve().parents[2] / "examples" / "northwind"
 PRODUCTIVE = ('    productive: {type: productive, api_token: "${PRODUCTIVE_TOKEN}", '
               'organization_id: "4242", webhook_token: "${PRODUCTIVE_WEBHOOK_TOKEN}", '
               'page_size: 2, poll_interval: 5m, '
@@ -33,35 +26,17 @@ PRODUCTIVE = ('    productive: {type: productive, api_token: "${PRODUCTIVE_TOKEN
 
 @pytest.fixture()
 def rules_with_productive(tmp_path: Path) -> Path:
-    folder = tmp_path / "rules"
-    shutil.copytree(NORTHWIND, folder, ignore=shutil.ignore_patterns("*.ndjson", "*.py"))
-    agency = folder / "agency.yaml"
-    text = agency.read_text(encoding="utf-8")
-    anchor = "  connectors:                         # named connector instances; secrets come from ${ENV}\n"
-    assert anchor in text
-    agency.write_text(text.replace(anchor, anchor + PRODUCTIVE), encoding="utf-8")
-    return folder
+    return northwind_with(tmp_path / "rules", PRODUCTIVE)
 
 
 @pytest.fixture()
 def store(tmp_path: Path):
-    store = SqliteStore(tmp_path / "store.db", now=lambda: NOW)
-    yield store
-    store.close()
+    with sqlite_store(tmp_path / "store.db", NOW) as store:
+        yield store
 
 
 def runner_for(folder: Path, store, double: ProductiveDouble) -> SourceRunner:
-    keeper = RuleKeeper(folder, lambda: NOW)
-    outcome = keeper.reload()
-    assert outcome.ok, outcome.errors
-
-    def context(rules, **options):
-        return ConnectorContext(rules, env=ENV, http_client_factory=lambda **kw: httpx.Client(
-            transport=httpx.MockTransport(double), **kw), **options)
-
-    return SourceRunner(store, keeper, ConnectorRegistry.discover(), lambda: NOW,
-                        lambda text, source: ingest_text(store, text, source, NOW),
-                        since=date(2026, 3, 1), context_factory=context)
+    return source_runner(folder, store, double, env=ENV, now=NOW)
 
 
 def stored(store) -> dict[str, str]:

@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from connectors.base import ConnectorContext, Delivery
-from connectors.oauth import TOKENS_KEY, TokenSet
+from connectors.base import Delivery
+from connectors.oauth import TOKENS_KEY
 from connectors.quickbooks import QuickBooksConnector
 from connectors.quickbooks.invoices import request_id
-from connectors.registry import ConnectorRegistry
 from connectors.sources import WebhookRequest
 from connectors.state import MemoryBackend
 from engine.errors import ConnectorError
 from engine.ruleset.loader import load_ruleset
-from engine.ruleset.types import ConnectorConfig
+from tests.connectors.books_support import NOW, Clock, books_connectors, issued, voided
+from tests.connectors.books_support import signed as signed_by
 from tests.connectors.fixtures.quickbooks.vendor import FakeQuickBooks, REALM
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "quickbooks"
-NOW = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)
 ENV = {"QBO_CLIENT_ID": "app-client-id", "QBO_CLIENT_SECRET": "app-client-secret",
        "QBO_VERIFIER_TOKEN": "verifier-token-123", "BILLFLOW_SECRET_KEY": "test-sealing-key"}
 SECRETS = ("app-client-secret", "verifier-token-123", "access-0", "refresh-0", "refresh-1")
@@ -43,14 +38,6 @@ def vendor() -> FakeQuickBooks:
     return FakeQuickBooks()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture()
 def clock() -> Clock:
     return Clock()
@@ -63,44 +50,9 @@ def backend() -> MemoryBackend:
 
 @pytest.fixture()
 def make(rules, vendor, clock, backend):
-    registry = ConnectorRegistry()
-    registry.register(QuickBooksConnector, "quickbooks")
-    made = []
-
-    def build(*, seed: bool = True, **options) -> QuickBooksConnector:
-        config = {**rules.agency.connectors["books"].options, **options}
-        context = ConnectorContext(rules, env=ENV, http_client_factory=vendor.client,
-                                   clock=clock, state=backend)
-        connector = registry.build(ConnectorConfig("books", "quickbooks", config), context)
-        if seed and connector.state.get_secret(TOKENS_KEY) is None:
-            connector.tokens.store(TokenSet("access-0", "refresh-0", NOW + timedelta(hours=1)))
-        made.append(connector)
-        return connector
-
-    yield build
-    for connector in made:
-        connector.close()
-
-
-def issued(client: str = "acme", number: str = "TS-2026-0001", *, tax: str = "0.00",
-           lines=None) -> dict:
-    lines = lines or [{"description": "Retainer — March 2026", "quantity": "1",
-                       "unit_price": "1500.00", "amount": "1500.00"}]
-    subtotal = sum(Decimal(line["amount"]) for line in lines)
-    total = subtotal + Decimal(tax)
-    invoice = {"id": f"{client}/social/2026-03", "number": number, "status": "issued",
-               "client": client, "engagement": "social", "currency": "USD", "lines": lines,
-               "subtotal": str(subtotal), "tax": tax, "total": str(total), "balance": str(total),
-               "issue_date": "2026-03-02", "due_date": "2026-04-01"}
-    return {"id": f"invoice.issued:{invoice['id']}", "type": "invoice.issued",
-            "at": "2026-03-02T09:00:00-05:00", "client": client, "payload": {"invoice": invoice}}
-
-
-def voided(action: dict) -> dict:
-    invoice = {**action["payload"]["invoice"], "status": "voided", "balance": "0.00"}
-    return {"id": f"invoice.voided:{invoice['id']}", "type": "invoice.voided",
-            "at": "2026-03-03T09:00:00-05:00", "client": action["client"],
-            "payload": {"invoice": invoice}}
+    with books_connectors(QuickBooksConnector, rules, vendor, clock, backend, ENV,
+                          timedelta(hours=1)) as build:
+        yield build
 
 
 def posts(vendor: FakeQuickBooks, path: str) -> list[httpx.Request]:
@@ -109,9 +61,7 @@ def posts(vendor: FakeQuickBooks, path: str) -> list[httpx.Request]:
 
 
 def signed(body: bytes, key: str = "verifier-token-123") -> WebhookRequest:
-    signature = base64.b64encode(hmac.new(key.encode(), body, hashlib.sha256).digest()).decode()
-    return WebhookRequest("POST", "", {"intuit-signature": signature,
-                                       "content-type": "application/json"}, body)
+    return signed_by(body, key, "intuit-signature", **{"content-type": "application/json"})
 
 
 def assert_no_secret(text: str) -> None:

@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 
-from connectors.base import ConnectorContext, Delivery
-from connectors.oauth import TOKENS_KEY, TokenSet
-from connectors.registry import ConnectorRegistry
+from connectors.base import Delivery
+from connectors.oauth import TOKENS_KEY
 from connectors.sources import WebhookRequest
 from connectors.state import MemoryBackend
 from connectors.xero import XeroConnector
 from connectors.xero.api import idempotency_key
 from engine.errors import ConnectorError
 from engine.ruleset.loader import load_ruleset
-from engine.ruleset.types import ConnectorConfig
+from tests.connectors.books_support import NOW, Clock, books_connectors, issued, voided
+from tests.connectors.books_support import signed as signed_by
 from tests.connectors.fixtures.xero.vendor import ACME, TENANT, FakeXero
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "xero"
-NOW = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)
 ENV = {"XERO_CLIENT_ID": "xero-client-id", "XERO_CLIENT_SECRET": "xero-client-secret",
        "XERO_WEBHOOK_KEY": "xero-webhook-key-123", "BILLFLOW_SECRET_KEY": "test-sealing-key"}
 SECRETS = ("xero-client-secret", "xero-webhook-key-123", "access-0", "refresh-0", "refresh-1")
@@ -44,14 +39,6 @@ def vendor() -> FakeXero:
     return FakeXero()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture()
 def clock() -> Clock:
     return Clock()
@@ -59,45 +46,9 @@ def clock() -> Clock:
 
 @pytest.fixture()
 def make(rules, vendor, clock):
-    registry = ConnectorRegistry()
-    registry.register(XeroConnector, "xero")
-    backend = MemoryBackend()
-    made = []
-
-    def build(*, seed: bool = True, **options) -> XeroConnector:
-        config = {**rules.agency.connectors["books"].options, **options}
-        context = ConnectorContext(rules, env=ENV, http_client_factory=vendor.client,
-                                   clock=clock, state=backend)
-        connector = registry.build(ConnectorConfig("books", "xero", config), context)
-        if seed and connector.state.get_secret(TOKENS_KEY) is None:
-            connector.tokens.store(TokenSet("access-0", "refresh-0", NOW + timedelta(minutes=30)))
-        made.append(connector)
-        return connector
-
-    yield build
-    for connector in made:
-        connector.close()
-
-
-def issued(client: str = "acme", number: str = "TS-2026-0001", *, tax: str = "0.00",
-           lines=None) -> dict:
-    lines = lines or [{"description": "Retainer — March 2026", "quantity": "1",
-                       "unit_price": "1500.00", "amount": "1500.00"}]
-    subtotal = sum(Decimal(line["amount"]) for line in lines)
-    total = subtotal + Decimal(tax)
-    invoice = {"id": f"{client}/social/2026-03", "number": number, "status": "issued",
-               "client": client, "engagement": "social", "currency": "USD", "lines": lines,
-               "subtotal": str(subtotal), "tax": tax, "total": str(total), "balance": str(total),
-               "issue_date": "2026-03-02", "due_date": "2026-04-01"}
-    return {"id": f"invoice.issued:{invoice['id']}", "type": "invoice.issued",
-            "at": "2026-03-02T09:00:00-05:00", "client": client, "payload": {"invoice": invoice}}
-
-
-def voided(action: dict) -> dict:
-    invoice = {**action["payload"]["invoice"], "status": "voided", "balance": "0.00"}
-    return {"id": f"invoice.voided:{invoice['id']}", "type": "invoice.voided",
-            "at": "2026-03-03T09:00:00-05:00", "client": action["client"],
-            "payload": {"invoice": invoice}}
+    with books_connectors(XeroConnector, rules, vendor, clock, MemoryBackend(), ENV,
+                          timedelta(minutes=30)) as build:
+        yield build
 
 
 def calls(vendor: FakeXero, method: str, path: str) -> list[httpx.Request]:
@@ -106,8 +57,7 @@ def calls(vendor: FakeXero, method: str, path: str) -> list[httpx.Request]:
 
 
 def signed(body: bytes, key: str = "xero-webhook-key-123") -> WebhookRequest:
-    signature = base64.b64encode(hmac.new(key.encode(), body, hashlib.sha256).digest()).decode()
-    return WebhookRequest("POST", "", {"x-xero-signature": signature}, body)
+    return signed_by(body, key, "x-xero-signature")
 
 
 # -- invoices ---------------------------------------------------------------------------------
