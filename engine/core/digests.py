@@ -5,10 +5,11 @@ so the ids of every event and every billed entry are remembered for the life of 
 state, as 8-byte BLAKE2b digests (`digest`). In a Python set each costs about 75 bytes
 (the bytes object and its slot); a DigestSet packs them at about 9.
 
-The digests are split by their first 16 bits into 65,536 packs, each a `bytearray` of
+The digests are split by their first 16 bits into 65,536 packs, each a `bytes` of
 8-byte digests one after the other. A look-up is a C-level byte search of one pack (a few
 dozen digests at a million ids) that keeps only a match at an 8-byte boundary; an
-insertion appends to the pack. Nothing ever re-sorts or rehashes the whole set, so the
+insertion replaces the pack with
+one 8 bytes longer. Nothing ever re-sorts or rehashes the whole set, so the
 cost of an id does not grow with the ids before it.
 """
 
@@ -28,7 +29,7 @@ def digest(text: str) -> bytes:
     return _blake2b(text.encode(), digest_size=8).digest()
 
 
-def _find(pack: bytes | bytearray, value: bytes) -> int:
+def _find(pack: bytes, value: bytes) -> int:
     """Return where `value` starts in `pack` at an 8-byte boundary, or -1."""
     at = pack.find(value)
     while at >= 0 and at & 7:
@@ -42,7 +43,7 @@ class DigestSet:
     __slots__ = ("_packs", "_size")
 
     def __init__(self, digests: Iterable[bytes] = ()) -> None:
-        self._packs: list[bytes | bytearray] = [_NONE] * _PACKS
+        self._packs: list[bytes] = [_NONE] * _PACKS
         self._size = 0
         for value in digests:
             self.add(value)
@@ -64,10 +65,9 @@ class DigestSet:
         at = pack.find(value)
         if at >= 0 and (not at & 7 or _find(pack, value) >= 0):
             return False
-        if pack is _NONE:
-            self._packs[index] = bytearray(value)
-        else:
-            pack += value  # type: ignore[operator]  # a bytearray grows in place
+        # A new bytes object per insertion keeps each pack's header and digests in one
+        # block: a look-up touches one object, not an object and a separate buffer.
+        self._packs[index] = pack + value
         self._size += 1
         return True
 
@@ -79,16 +79,17 @@ class DigestSet:
     def discard(self, value: bytes) -> None:
         if type(value) is not bytes or len(value) != 8:
             return
-        pack = self._packs[value[0] << 8 | value[1]]
+        index = value[0] << 8 | value[1]
+        pack = self._packs[index]
         at = _find(pack, value)
         if at >= 0:
-            del pack[at:at + 8]  # type: ignore[union-attr]  # found, so a bytearray
+            self._packs[index] = pack[:at] + pack[at + 8:]
             self._size -= 1
 
     def __iter__(self) -> Iterator[bytes]:
         for pack in self._packs:
             for at in range(0, len(pack), 8):
-                yield bytes(pack[at:at + 8])
+                yield pack[at:at + 8]
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (DigestSet, set, frozenset)):
