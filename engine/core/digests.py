@@ -8,9 +8,10 @@ state, as 8-byte BLAKE2b digests (`digest`). In a Python set each costs about 75
 The digests are split by their first 16 bits into 65,536 packs, each a `bytes` of
 8-byte digests one after the other. A look-up is a C-level byte search of one pack (a few
 dozen digests at a million ids) that keeps only a match at an 8-byte boundary; an
-insertion replaces the pack with
-one 8 bytes longer. Nothing ever re-sorts or rehashes the whole set, so the
-cost of an id does not grow with the ids before it.
+insertion replaces the pack with one 8 bytes longer (a pack is one object, its header and
+digests in one block, so a look-up touches a single object). Nothing ever re-sorts or
+rehashes the whole set: the cost of an id grows only with one pack's length, a few hundred
+bytes at a million ids.
 """
 
 from __future__ import annotations
