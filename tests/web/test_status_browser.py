@@ -96,7 +96,7 @@ def test_finance_sees_every_client_and_filters_by_lead(browser: Browser, site: S
 
 def test_screenshots_of_the_status_and_metrics_pages(browser: Browser, site: Site,
                                                      tmp_path: Path) -> None:
-    folder = REPO / "docs" / "screenshots" if WRITE_folder else tmp_path
+    folder = REPO / "docs" / "screenshots" if WRITE_SCREENSHOTS else tmp_path
     folder.mkdir(parents=True, exist_ok=True)
     page = signed_in(browser, site, "sam", "/status")
     page.screenshot(path=str(folder / "status.png"), full_page=True)
