@@ -90,7 +90,7 @@ class SourceRunner:
         self._built_for: str | None = None
         self._next_poll: dict[str, datetime] = {}
         self._failures: dict[str, int] = {}
-        self._lock = threading.RLock()  # polls and webhooks share the built connectors
+        self._lock = threading.RLock()  # the poll and webhook threads build connectors once
 
     # -- the connectors ----------------------------------------------------------------
     def sources(self) -> dict[str, Connector]:
@@ -127,40 +127,43 @@ class SourceRunner:
         return outcomes
 
     def poll(self, name: str) -> PollOutcome:
-        """Sync connector `name` now, batch after batch while it says there is more."""
-        with self._lock:
-            connector = self.sources().get(name)
-            if connector is None or not connector.polls():
-                raise ConnectorError(f"'{name}' is not a polled source connector in the Agency",
-                                     retryable=False)
-            totals = {"accepted": 0, "duplicates": 0, "problems": 0}
-            try:
-                interval = connector.poll_interval()
-                cursor = connector.state.get(CURSOR_KEY)
-                if cursor is None:
-                    cursor = since_cursor(self.since)
-                for _ in range(MAX_BATCHES):
-                    result = connector.sync(cursor)
-                    taken = self._take(name, result.events, result.problems, f"connector:{name}")
-                    for key in totals:
-                        totals[key] += taken[key]
-                    if result.cursor is not None:
-                        cursor = dict(result.cursor)
-                        connector.state.put(CURSOR_KEY, cursor)
-                    if not result.more:
-                        break
-            except ConnectorError as exc:
-                return self._failed(name, connector, exc, totals)
-            except StoreError as exc:  # the events were not stored: the cursor stayed put
-                log.error("source '%s': events not stored, will retry: %s", name, exc)
-                self._next_poll[name] = self.now() + self._backoff(name, None)
-                return PollOutcome(name, error=str(exc), **totals)
-            self._failures.pop(name, None)
-            self._next_poll[name] = self.now() + timedelta(seconds=interval)
-            if totals["accepted"] or totals["problems"]:
-                log.info("source '%s': %d new events, %d repeated, %d problems", name,
-                         totals["accepted"], totals["duplicates"], totals["problems"])
-            return PollOutcome(name, **totals)
+        """Sync connector `name` now, batch after batch while it says there is more.
+
+        Only the poll thread polls; webhooks are answered meanwhile (no lock is held across
+        the vendor's replies).
+        """
+        connector = self.sources().get(name)
+        if connector is None or not connector.polls():
+            raise ConnectorError(f"'{name}' is not a polled source connector in the Agency",
+                                 retryable=False)
+        totals = {"accepted": 0, "duplicates": 0, "problems": 0}
+        try:
+            interval = connector.poll_interval()
+            cursor = connector.state.get(CURSOR_KEY)
+            if cursor is None:
+                cursor = since_cursor(self.since)
+            for _ in range(MAX_BATCHES):
+                result = connector.sync(cursor)
+                taken = self._take(name, result.events, result.problems, f"connector:{name}")
+                for key in totals:
+                    totals[key] += taken[key]
+                if result.cursor is not None:
+                    cursor = dict(result.cursor)
+                    connector.state.put(CURSOR_KEY, cursor)
+                if not result.more:
+                    break
+        except ConnectorError as exc:
+            return self._failed(name, connector, exc, totals)
+        except StoreError as exc:  # the events were not stored: the cursor stayed put
+            log.error("source '%s': events not stored, will retry: %s", name, exc)
+            self._next_poll[name] = self.now() + self._backoff(name, None)
+            return PollOutcome(name, error=str(exc), **totals)
+        self._failures.pop(name, None)
+        self._next_poll[name] = self.now() + timedelta(seconds=interval)
+        if totals["accepted"] or totals["problems"]:
+            log.info("source '%s': %d new events, %d repeated, %d problems", name,
+                     totals["accepted"], totals["duplicates"], totals["problems"])
+        return PollOutcome(name, **totals)
 
     def _failed(self, name: str, connector: Connector, exc: ConnectorError,
                 totals: dict[str, int]) -> PollOutcome:
