@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 from connectors.sources import SourceProblem, SyncResult
 from connectors.state import ConnectorState
-from engine.errors import ConnectorError, UnmappedRecord
+from connectors.translation import translate_records
+from engine.errors import ConnectorError
 
 __all__ = ["PaymentReader", "FIRST_SYNC"]
 
@@ -53,17 +54,9 @@ class PaymentReader:
 
     # -- shared -----------------------------------------------------------------------------
     def translate(self, items: Iterable[Any]) -> tuple[list[dict], list[SourceProblem]]:
-        events: list[dict] = []
-        problems: list[SourceProblem] = []
-        for item in items:
-            try:
-                event = self.event(item, self.record_of(item))
-            except UnmappedRecord as exc:
-                problems.append(SourceProblem(exc.record, exc.message))
-                continue
-            if event is not None:
-                events.append(event)
-        return events, problems
+        """Translate payments; one whose client or currency cannot be told is a problem."""
+        found = translate_records(items, self.record_of, self.event)
+        return list(found.events), list(found.problems)
 
     def first_instant(self, cursor: Mapping[str, Any]) -> datetime:
         """Return where a sync without a position starts: the `since` day (UTC), else a

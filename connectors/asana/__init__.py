@@ -31,6 +31,7 @@ from connectors.asana.project_log import comment_text, post_once
 from connectors.base import Connector, ConnectorContext, Delivery, DeliveryReceipt
 from connectors.sources import SourceProblem, SyncResult, WebhookReply, WebhookRequest
 from connectors.state import SECRET_KEY_ENV
+from connectors.translation import translate_records
 from engine.errors import ConnectorError, UnmappedRecord
 
 __all__ = ["AsanaConnector", "event_id"]
@@ -103,21 +104,22 @@ class AsanaConnector(Connector):
         return ZoneInfo(rules.agency.timezone) if rules is not None else timezone.utc
 
     def milestone_event(self, task: Mapping[str, Any],
-                        problems: list[SourceProblem]) -> dict[str, Any] | None:
+                        problems: list[SourceProblem]) -> Mapping[str, Any] | None:
         """Return the event for a completed milestone task (None: not one); note problems."""
+        found = translate_records([task], _task_label, self._milestone)
+        problems.extend(found.problems)
+        return found.events[0] if found.events else None
+
+    def _milestone(self, task: Mapping[str, Any], label: str) -> dict[str, Any] | None:
+        """Return the event for a completed milestone task (None: not one); raise
+        UnmappedRecord when it cannot be placed."""
         if not task.get("completed") or not self.finder.is_milestone(task):
             return None
         gid = str(task["gid"])
-        try:
-            ref = self.finder.place(task)
-        except UnmappedRecord as exc:
-            problems.append(SourceProblem(exc.record, exc.message))
-            return None
+        ref = self.finder.place(task)
         completed = _instant(task.get("completed_at")) or _instant(task.get("modified_at"))
         if completed is None:
-            problems.append(SourceProblem(f"task {gid}", "completed, but Asana gave no "
-                                                         "completed_at"))
-            return None
+            raise UnmappedRecord(label, "completed, but Asana gave no completed_at")
         self.state.put(f"milestone_task:{ref.key}", gid)
         return {"id": event_id(gid), "type": "milestone.completed", "at": completed.isoformat(),
                 "payload": {"client": ref.client, "engagement": ref.engagement,
@@ -125,16 +127,12 @@ class AsanaConnector(Connector):
                             "completed_on": completed.astimezone(self._zone()).date().isoformat()}}
 
     def _events_of_tasks(self, tasks: Iterable[Mapping[str, Any] | None]
-                         ) -> tuple[list[dict[str, Any]], list[SourceProblem]]:
-        events: dict[str, dict[str, Any]] = {}
-        problems: list[SourceProblem] = []
-        for task in tasks:
-            if task is None:
-                continue  # deleted since the event: nothing to bill
-            event = self.milestone_event(task, problems)
-            if event is not None:
-                events[event["id"]] = event
-        return list(events.values()), problems
+                         ) -> tuple[list[Mapping[str, Any]], list[SourceProblem]]:
+        # a task deleted since the event (None) has nothing to bill
+        found = translate_records((task for task in tasks if task is not None), _task_label,
+                                  self._milestone)
+        events = {event["id"]: event for event in found.events}  # one per task
+        return list(events.values()), list(found.problems)
 
     # -- polling -----------------------------------------------------------------------
     def sync(self, cursor: Mapping[str, Any] | None) -> SyncResult:
@@ -292,6 +290,10 @@ class AsanaConnector(Connector):
 
     def close(self) -> None:
         self.api.close()
+
+
+def _task_label(task: Mapping[str, Any]) -> str:
+    return f"task {task.get('gid')}"
 
 
 def _instant(text: Any) -> datetime | None:

@@ -17,7 +17,6 @@ an invoice stays as billed). A running timer is never approved and is passed ove
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -25,18 +24,10 @@ from connectors.imports.events import (
     ApprovalLedger, exact_decimal, expense_approved, time_approved, time_unapproved,
 )
 from connectors.mapping import VendorMapping
-from connectors.sources import SourceProblem
+from connectors.translation import Translation, translate_records
 from engine.errors import UnmappedRecord
 
-__all__ = ["Translation", "HarvestRecords", "is_approved", "updated_at"]
-
-
-@dataclass(frozen=True)
-class Translation:
-    """The events and problems a batch of Harvest records became."""
-
-    events: tuple[Mapping[str, Any], ...] = ()
-    problems: tuple[SourceProblem, ...] = ()
+__all__ = ["HarvestRecords", "is_approved", "updated_at"]
 
 
 def is_approved(raw: Mapping[str, Any]) -> bool:
@@ -74,21 +65,9 @@ class HarvestRecords:
     def translate(self, kind: str, records: tuple[Mapping[str, Any], ...]) -> Translation:
         """Translate records of list `kind` ("time_entries" or "expenses")."""
         one = self.time_entry if kind == "time_entries" else self.expense
-        events: list[Mapping[str, Any]] = []
-        problems: list[SourceProblem] = []
-        for raw in records:
-            label = f"{'time_entry' if kind == 'time_entries' else 'expense'} {raw.get('id')}"
-            try:
-                event = one(raw, label)
-            except UnmappedRecord as exc:
-                problems.append(SourceProblem(label, exc.message))
-            except (KeyError, TypeError, ValueError) as exc:
-                problems.append(SourceProblem(label, f"Harvest sent a record billflow cannot "
-                                                     f"read ({_reason(exc)})"))
-            else:
-                if event is not None:
-                    events.append(event)
-        return Translation(tuple(events), tuple(problems))
+        noun = "time_entry" if kind == "time_entries" else "expense"
+        return translate_records(records, lambda raw: f"{noun} {raw.get('id')}", one,
+                                 _cannot_read)
 
     def time_entry(self, raw: Mapping[str, Any], label: str) -> Mapping[str, Any] | None:
         """Return the event a time entry becomes now, if any."""
@@ -157,7 +136,6 @@ class HarvestRecords:
         return self.user_email(user_id)
 
 
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, KeyError):
-        return f"no {exc.args[0]}"
-    return str(exc)
+def _cannot_read(exc: Exception) -> str:
+    reason = f"no {exc.args[0]}" if isinstance(exc, KeyError) else str(exc)
+    return f"Harvest sent a record billflow cannot read ({reason})"

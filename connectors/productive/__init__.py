@@ -19,9 +19,9 @@ sent), other 4xx permanent; 401/403 mean the token or organization is wrong.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from connectors.base import Connector, ConnectorContext, Delivery, DeliveryReceipt
@@ -29,8 +29,9 @@ from connectors.productive.api import DEFAULT_BASE_URL, JsonApiPage, ProductiveA
 from connectors.productive.project_log import comment_body, log_target, post_once
 from connectors.productive.signature import SignatureCheck
 from connectors.productive.time_entries import EntryTranslator, unapproved_event_id, source_id
-from connectors.sources import SourceProblem, SyncResult, WebhookReply, WebhookRequest
-from engine.errors import ConnectorError, UnmappedRecord
+from connectors.sources import SyncResult, WebhookReply, WebhookRequest
+from connectors.translation import Translation, translate_records
+from engine.errors import ConnectorError
 
 __all__ = ["ProductiveConnector"]
 
@@ -38,6 +39,14 @@ DEFAULT_INCLUDE = "person,service,service.deal,service.deal.project"
 DEFAULT_PAGE_SIZE = 100
 _FIRST_READ_DAYS = 30  # no `since` and no go-live date: read this far back
 _TIME_ENTRY_TYPES = frozenset({"time_entries", "time_entry", ""})
+
+
+class EntryRead(NamedTuple):
+    """A time entry as read: its id, the entry (None: gone) and the page it came in."""
+
+    entry_id: str
+    entry: Mapping[str, Any] | None
+    page: JsonApiPage
 
 
 class ProductiveConnector(Connector):
@@ -85,33 +94,28 @@ class ProductiveConnector(Connector):
         return ZoneInfo(rules.agency.timezone) if rules is not None else timezone.utc
 
     # -- translating ---------------------------------------------------------------------
-    def entry_events(self, entry: Mapping[str, Any] | None, entry_id: str, page: JsonApiPage,
-                     problems: list[SourceProblem]) -> list[dict[str, Any]]:
-        """Return the events one entry (None: deleted) brings; note what cannot be mapped."""
+    def entry_event(self, entry: Mapping[str, Any] | None, entry_id: str,
+                    page: JsonApiPage) -> dict[str, Any] | None:
+        """Return the event one entry (None: deleted) brings, if any; raise UnmappedRecord."""
         attributes = (entry or {}).get("attributes") or {}
         approval_key = f"approved:{entry_id}"
         if entry is not None and attributes.get("approved") and not attributes.get("rejected"):
-            try:
-                event = self.translator.approved(entry, page, self.context.now().isoformat())
-            except UnmappedRecord as exc:
-                problems.append(SourceProblem(exc.record, exc.message))
-                return []
+            event = self.translator.approved(entry, page, self.context.now().isoformat())
             self.state.put(approval_key, {"event": event["id"]})
-            return [event]
+            return event
         kept = self.state.get(approval_key)
         if not kept:
-            return []  # never approved as far as billflow knows: nothing to withdraw
+            return None  # never approved as far as billflow knows: nothing to withdraw
         stamp = attributes.get("updated_at") or self.context.now().isoformat()
-        return [{"id": unapproved_event_id(entry_id, str(kept["event"])),
-                 "type": "time.unapproved", "at": str(stamp),
-                 "payload": {"source_id": source_id(entry_id)}}]
+        return {"id": unapproved_event_id(entry_id, str(kept["event"])),
+                "type": "time.unapproved", "at": str(stamp),
+                "payload": {"source_id": source_id(entry_id)}}
 
-    def _page_events(self, page: JsonApiPage) -> tuple[list[dict[str, Any]], list[SourceProblem]]:
-        events: list[dict[str, Any]] = []
-        problems: list[SourceProblem] = []
-        for entry in page.records:
-            events.extend(self.entry_events(entry, str(entry.get("id")), page, problems))
-        return events, problems
+    def translate(self, found: Iterable[EntryRead]) -> Translation:
+        """Translate entries as read; note what cannot be mapped."""
+        return translate_records(found, lambda read: f"time_entry {read.entry_id}",
+                                 lambda read, _: self.entry_event(read.entry, read.entry_id,
+                                                                  read.page))
 
     # -- polling -------------------------------------------------------------------------
     def sync(self, cursor: Mapping[str, Any] | None) -> SyncResult:
@@ -122,7 +126,8 @@ class ProductiveConnector(Connector):
         page = self.api.page("time_entries", doing="reading Productive time entries", params={
             "filter[updated_at][gt_eq]": since, "sort": "updated_at", "include": self.include,
             "page[number]": number, "page[size]": self.page_size})
-        events, problems = self._page_events(page)
+        found = self.translate(EntryRead(str(entry.get("id")), entry, page)
+                               for entry in page.records)
         last = _latest(page.records)
         if last is not None and _instant(last) != _instant(since):
             next_cursor = {"updated_since": last, "page": 1}
@@ -132,7 +137,7 @@ class ProductiveConnector(Connector):
             next_cursor = {"updated_since": since, "page": 1}
         if cursor.get("since"):
             next_cursor["since"] = cursor["since"]
-        return SyncResult(tuple(events), next_cursor, tuple(problems), more=page.has_next)
+        return SyncResult(found.events, next_cursor, found.problems, more=page.has_next)
 
     def _first_instant(self, since: str | None) -> str:
         rules = self.context.rules
@@ -158,18 +163,14 @@ class ProductiveConnector(Connector):
             ids = _time_entry_ids(json.loads(request.body))
         except (ValueError, TypeError, AttributeError):
             return WebhookReply.refused(400, "the body is not a Productive webhook payload")
-        events: list[dict[str, Any]] = []
-        problems: list[SourceProblem] = []
-        for entry_id in ids:
-            page = self._read_entry(entry_id)
-            entry = page.records[0] if page.records else None
-            events.extend(self.entry_events(entry, entry_id, page, problems))
-        return WebhookReply(200, events=tuple(events), problems=tuple(problems))
+        found = self.translate(self._read_entry(entry_id) for entry_id in ids)
+        return WebhookReply(200, events=found.events, problems=found.problems)
 
-    def _read_entry(self, entry_id: str) -> JsonApiPage:
-        return self.api.record(f"time_entries/{entry_id}",
+    def _read_entry(self, entry_id: str) -> EntryRead:
+        page = self.api.record(f"time_entries/{entry_id}",
                                doing=f"reading Productive time entry {entry_id}",
                                params={"include": self.include}, missing_ok=True)
+        return EntryRead(entry_id, page.records[0] if page.records else None, page)
 
     # -- the project log -------------------------------------------------------------------
     def deliver(self, delivery: Delivery) -> DeliveryReceipt:

@@ -26,9 +26,10 @@ from connectors.imports.events import (
 )
 from connectors.mapping import VendorMapping
 from connectors.sources import SourceProblem
+from connectors.translation import READ_ERRORS, Translation, translate_records
 from engine.errors import UnmappedRecord
 
-__all__ = ["TogglEntry", "Translation", "TogglRecords", "report_entries"]
+__all__ = ["TogglEntry", "TogglRecords", "report_entries"]
 
 
 def _number(value: Any) -> int | None:
@@ -90,14 +91,6 @@ class TogglEntry:
             deleted=deleted or bool(entry.get("server_deleted_at")))
 
 
-@dataclass(frozen=True)
-class Translation:
-    """The events and problems a batch of Toggl entries became."""
-
-    events: tuple[Mapping[str, Any], ...] = ()
-    problems: tuple[SourceProblem, ...] = ()
-
-
 class TogglRecords:
     """Translate Toggl entries through a mapping, remembering approvals in a ledger."""
 
@@ -109,24 +102,9 @@ class TogglRecords:
         self.zone = zone
 
     def translate(self, entries: Iterable[TogglEntry | SourceProblem]) -> Translation:
-        events: list[Mapping[str, Any]] = []
-        problems: list[SourceProblem] = []
-        for entry in entries:
-            if isinstance(entry, SourceProblem):
-                problems.append(entry)
-                continue
-            label = f"time_entry {entry.id}"
-            try:
-                event = self.entry(entry, label)
-            except UnmappedRecord as exc:
-                problems.append(SourceProblem(label, exc.message))
-            except (KeyError, TypeError, ValueError) as exc:
-                problems.append(SourceProblem(label, f"Toggl sent an entry billflow cannot "
-                                                     f"read ({exc})"))
-            else:
-                if event is not None:
-                    events.append(event)
-        return Translation(tuple(events), tuple(problems))
+        """Translate entries; one already found unreadable stays a problem."""
+        return translate_records(entries, lambda entry: f"time_entry {entry.id}", self.entry,
+                                 _cannot_read)
 
     def entry(self, entry: TogglEntry, label: str) -> Mapping[str, Any] | None:
         """Return the event an entry becomes now, if any."""
@@ -162,7 +140,10 @@ def report_entries(rows: Iterable[Mapping[str, Any]],
         for item in row.get("time_entries") or []:
             try:
                 found.append(TogglEntry.from_report(row, item, approved_tag_id))
-            except (KeyError, TypeError, ValueError) as exc:
-                found.append(SourceProblem(f"time_entry {item.get('id')}",
-                                           f"Toggl sent an entry billflow cannot read ({exc})"))
+            except READ_ERRORS as exc:
+                found.append(SourceProblem(f"time_entry {item.get('id')}", _cannot_read(exc)))
     return found
+
+
+def _cannot_read(exc: Exception) -> str:
+    return f"Toggl sent an entry billflow cannot read ({exc})"
