@@ -13,8 +13,8 @@ from typing import Any
 
 from connectors.imports.csv_mapping import CsvMapping
 from connectors.imports.events import exact_decimal, hours_from_seconds, time_approved
-from connectors.imports.rows import CsvRow, ImportResult, RowIds, read_rows
-from engine.errors import UnmappedRecord
+from connectors.imports.export import translate_export
+from connectors.imports.rows import CsvRow, ImportResult, RowIds
 from engine.ruleset.types import RuleSet
 
 __all__ = ["import_harvest_csv", "REQUIRED"]
@@ -42,25 +42,15 @@ def parse_hours(text: str) -> Decimal:
 def import_harvest_csv(text: str, source: str, rules: RuleSet, mapping: dict[str, Any],
                        at: str) -> ImportResult:
     """Return the events of a Harvest CSV export; bad rows as `source:LINE: message`."""
-    rows, problem = read_rows(text, REQUIRED)
-    if problem is not None:
-        return ImportResult(errors=(f"{source}: {problem}",))
-    mapper = CsvMapping(rules, "harvest", "Harvest", mapping)
-    ids = RowIds("harvest-csv")
-    events, errors, skipped = [], [], []
-    for row in rows:
-        where = f"{source}:{row.line}"
-        if row.get("Approved?") and row.get("Approved?").lower() not in _YES:
-            skipped.append(f"{where}: skipped: not approved in Harvest (Approved? is "
-                           f"{row.get('Approved?')})")
-            continue
-        try:
-            events.append(_event(row, mapper, ids, at))
-        except UnmappedRecord as exc:
-            errors.append(f"{where}: {exc.message}")
-        except ValueError as exc:
-            errors.append(f"{where}: {exc}")
-    return ImportResult(tuple(events), tuple(errors), tuple(skipped))
+    return translate_export(text, source, rules, mapping, at, vendor="harvest",
+                            label="Harvest", required=REQUIRED, event=_event,
+                            skip=_not_approved)
+
+
+def _not_approved(row: CsvRow) -> str | None:
+    if row.get("Approved?") and row.get("Approved?").lower() not in _YES:
+        return f"not approved in Harvest (Approved? is {row.get('Approved?')})"
+    return None
 
 
 def _event(row: CsvRow, mapper: CsvMapping, ids: RowIds, at: str) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from typing import Any
 
 from connectors.imports.csv_mapping import CsvMapping
 from connectors.imports.events import hours_from_seconds, time_approved
-from connectors.imports.rows import CsvRow, ImportResult, RowIds, read_rows
-from engine.errors import UnmappedRecord
+from connectors.imports.export import translate_export
+from connectors.imports.rows import CsvRow, ImportResult, RowIds
 from engine.ruleset.types import RuleSet
 
 __all__ = ["import_toggl_csv", "REQUIRED"]
@@ -34,18 +34,8 @@ def duration_seconds(text: str) -> int:
 def import_toggl_csv(text: str, source: str, rules: RuleSet, mapping: dict[str, Any],
                      at: str) -> ImportResult:
     """Return the events of a Toggl CSV export; bad rows as `source:LINE: message`."""
-    rows, problem = read_rows(text, REQUIRED)
-    if problem is not None:
-        return ImportResult(errors=(f"{source}: {problem}",))
-    mapper = CsvMapping(rules, "toggl", "Toggl", mapping)
-    ids = RowIds("toggl-csv")
-    events, errors = [], []
-    for row in rows:
-        try:
-            events.append(_event(row, mapper, ids, at))
-        except (UnmappedRecord, ValueError) as exc:
-            errors.append(f"{source}:{row.line}: {getattr(exc, 'message', exc)}")
-    return ImportResult(tuple(events), tuple(errors))
+    return translate_export(text, source, rules, mapping, at, vendor="toggl", label="Toggl",
+                            required=REQUIRED, event=_event)
 
 
 def _event(row: CsvRow, mapper: CsvMapping, ids: RowIds, at: str) -> dict[str, Any]:
