@@ -6,7 +6,9 @@ vendor through one `VendorApi`:
 - a `TokenBucket` keeps calls under the vendor's published limit (Harvest 100 per 15 s,
   Xero 60 per minute, ...), so billflow waits instead of collecting 429s;
 - a 429 or 5xx (and 408) is a retryable `ConnectorError` carrying the vendor's `Retry-After`;
-  any other 4xx is permanent; statuses a vendor uses for quotas (Toggl's 402) can be added;
+  any other 4xx is permanent; statuses a vendor uses for quotas (Toggl's 402) can be added,
+  and a vendor that says when to come back elsewhere (a quota-reset header) passes
+  `retry_after_of`, read before `Retry-After`;
   statuses a call expects (Asana's 412 with a fresh sync token, a 404 for a record that may
   be gone) are handed back instead: `request(..., accept=frozenset({404}))`;
 - the message of an error says what the vendor's body says: `error_detail` reads it (the
@@ -112,6 +114,7 @@ class VendorApi:
                  reauthorize: Callable[[], bool] | None = None,
                  retryable_statuses: frozenset[int] = frozenset(),
                  error_detail: Callable[[httpx.Response], str | None] | None = None,
+                 retry_after_of: Callable[[httpx.Response], float | None] | None = None,
                  timeout: httpx.Timeout | float = DEFAULT_TIMEOUT) -> None:
         self.connector = connector
         self.base_url = base_url.rstrip("/")
@@ -120,6 +123,7 @@ class VendorApi:
         self._reauthorize = reauthorize
         self._retryable = retryable_statuses
         self._error_detail = error_detail
+        self._retry_after_of = retry_after_of
         self._client = connector.context.http_client(timeout=timeout,
                                                      headers=dict(headers or {}))
 
@@ -149,6 +153,16 @@ class VendorApi:
                 return detail
         return reply_text(response)
 
+    def retry_after(self, response: httpx.Response) -> float | None:
+        """Return the seconds a failed reply asks to wait: the vendor's reader's reading of
+        it, else its `Retry-After`, else None."""
+        if self._retry_after_of is not None:
+            delay = self._retry_after_of(response)
+            if delay is not None:
+                return delay
+        return retry_after_seconds(response.headers.get("Retry-After"),
+                                   self.connector.context.now())
+
     def json(self, method: str, path: str, *, doing: str, **options: Any) -> Any:
         """Send one request and return its JSON body (a non-JSON reply is a retryable error)."""
         response = self.request(method, path, doing=doing, **options)
@@ -173,7 +187,7 @@ class VendorApi:
 
     def _error(self, response: httpx.Response, doing: str) -> Exception:
         status = response.status_code
-        delay = retry_after_seconds(response.headers.get("Retry-After"), self.connector.context.now())
+        delay = self.retry_after(response)
         if delay is not None and self.bucket is not None and status in (429, *self._retryable):
             self.bucket.pause(delay)
         what = f"{doing}: HTTP {status} {self.error_detail(response)}".rstrip()

@@ -41,26 +41,6 @@ class ReportPage:
     next: Mapping[str, int] | None
 
 
-class _QuotaAwareApi(VendorApi):
-    """VendorApi whose 402 waits for the quota reset header as well as Retry-After."""
-
-    def __init__(self, *args: Any, reset_header: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._reset_header = reset_header
-
-    def _error(self, response: httpx.Response, doing: str) -> Exception:
-        if response.status_code != QUOTA_STATUS:
-            return super()._error(response, doing)
-        now = self.connector.context.now()
-        delay = retry_after_seconds(response.headers.get(self._reset_header), now)
-        if delay is None:
-            delay = retry_after_seconds(response.headers.get("Retry-After"), now)
-        if delay is not None and self.bucket is not None:
-            self.bucket.pause(delay)
-        return self.connector.fail(f"{doing}: HTTP 402, Toggl's hourly request quota is used "
-                                   f"up", retryable=True, retry_after=delay)
-
-
 class TogglApi:
     """The Toggl calls a connector makes (Track API v9 and Reports API v3)."""
 
@@ -74,10 +54,19 @@ class TogglApi:
         shared = dict(headers={"User-Agent": user_agent, "Accept": "application/json"},
                       bucket=bucket or TokenBucket(1, 1.0),
                       authorize=lambda: {"Authorization": f"Basic {basic}"},
-                      retryable_statuses=frozenset({QUOTA_STATUS}), reset_header=reset_header)
-        self.track = _QuotaAwareApi(connector, base_url, **shared)
+                      retryable_statuses=frozenset({QUOTA_STATUS}), error_detail=_quota_used_up,
+                      retry_after_of=self._quota_reset)
+        self.reset_header = reset_header
+        self.track = VendorApi(connector, base_url, **shared)
         shared["bucket"] = self.track.bucket  # one budget for both APIs
-        self.reports = _QuotaAwareApi(connector, reports_url, **shared)
+        self.reports = VendorApi(connector, reports_url, **shared)
+
+    def _quota_reset(self, response: httpx.Response) -> float | None:
+        """Return the seconds until a used-up quota (402) resets, by `reset_header`."""
+        if response.status_code != QUOTA_STATUS:
+            return None
+        return retry_after_seconds(response.headers.get(self.reset_header),
+                                   self.connector.context.now())
 
     @property
     def bucket(self) -> TokenBucket | None:
@@ -113,3 +102,9 @@ class TogglApi:
     def close(self) -> None:
         self.track.close()
         self.reports.close()
+
+
+def _quota_used_up(response: httpx.Response) -> str | None:
+    # A 402's body says nothing more useful than this.
+    return "Toggl's hourly request quota is used up" if response.status_code == QUOTA_STATUS \
+        else None

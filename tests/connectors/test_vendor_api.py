@@ -109,6 +109,36 @@ def test_a_vendor_quota_status_can_be_made_retryable() -> None:
     assert caught.value.retryable and caught.value.retry_after == 900.0
 
 
+def quota_reset(response: httpx.Response) -> float | None:
+    value = response.headers.get("X-Quota-Resets-In")
+    return float(value) if response.status_code == 402 and value else None
+
+
+def test_a_vendors_own_retry_after_is_read_first_and_pauses_the_bucket() -> None:
+    time = FakeTime()
+    bucket = TokenBucket(10, 1.0, clock=time.clock, sleep=time.sleep)
+    client, _ = api(lambda r: httpx.Response(402, headers={"X-Quota-Resets-In": "1200",
+                                                           "Retry-After": "60"}),
+                    bucket=bucket, retryable_statuses=frozenset({402}),
+                    retry_after_of=quota_reset)
+    with pytest.raises(ConnectorError) as caught:
+        client.request("GET", "/reports", doing="reading the report")
+    assert caught.value.retryable and caught.value.retry_after == 1200.0
+    assert bucket.acquire() >= 1200.0
+
+
+def test_retry_after_counts_when_the_vendors_reader_finds_nothing() -> None:
+    replies = iter([httpx.Response(402, headers={"Retry-After": "60"}),
+                    httpx.Response(429, headers={"X-Quota-Resets-In": "1200",
+                                                 "Retry-After": "17"})])
+    client, _ = api(lambda r: next(replies), retryable_statuses=frozenset({402}),
+                    retry_after_of=quota_reset)
+    for expected in (60.0, 17.0):
+        with pytest.raises(ConnectorError) as caught:
+            client.request("GET", "/reports", doing="reading the report")
+        assert caught.value.retry_after == expected
+
+
 def test_401_reauthorizes_once_and_repeats_the_call() -> None:
     tokens = iter(["old-token-1234", "new-token-5678"])
     current = {"token": next(tokens)}
