@@ -14,12 +14,12 @@ from pathlib import Path
 
 import httpx
 
-from connectors.base import ConnectorContext
 from connectors.registry import ConnectorRegistry
 from engine.runtime.intake import ingest_text
 from engine.runtime.rulekeeper import RuleKeeper
 from engine.runtime.sources import SourceRunner
 from engine.runtime.sqlite_store import SqliteStore
+from tests.connectors.fixtures.source_double import mock_context
 
 NORTHWIND = Path(__file__).resolve().parents[2] / "examples" / "northwind"
 CONNECTORS_ANCHOR = ("  connectors:                         # named connector instances; "
@@ -56,8 +56,7 @@ def source_runner(folder: Path, store: SqliteStore, double: Callable[[httpx.Requ
     assert outcome.ok, outcome.errors
 
     def context(rules, **options):
-        return ConnectorContext(rules, env=env, http_client_factory=lambda **kw: httpx.Client(
-            transport=httpx.MockTransport(double), **kw), **options)
+        return mock_context(rules, double, env=env, **options)
 
     return SourceRunner(store, keeper, ConnectorRegistry.discover(), lambda: now,
                         lambda text, source: ingest_text(store, text, source, now),

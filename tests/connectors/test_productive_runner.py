@@ -66,10 +66,10 @@ def test_a_poll_pages_through_stores_each_entry_once_and_reports_the_unmapped(
 def test_a_5xx_mid_sync_keeps_the_cursor_of_the_last_stored_page(rules_with_productive, store):
     double = ProductiveDouble()
     runner = runner_for(rules_with_productive, store, double)
-    double.failures.append(("/time_entries", lambda: httpx.Response(200, json={
+    double.script(lambda r: "/time_entries" in double.path_of(r), lambda: httpx.Response(200, json={
         "data": [double.entries["262"]], "included": double.included,
         "links": {"next": "https://api.productive.io/api/v2/time_entries?page[number]=2"},
-        "meta": {"current_page": 1, "total_pages": 2}})))
+        "meta": {"current_page": 1, "total_pages": 2}}))
     double.fail("/time_entries", 503)
     failed = runner.poll("productive")
     assert failed.error is not None and "HTTP 503" in failed.error and failed.accepted == 1
