@@ -18,9 +18,11 @@ from typing import Any, Protocol
 
 from engine.errors import ConnectorError
 
-__all__ = ["StateBackend", "ConnectorState", "MemoryBackend", "SECRET_KEY_ENV", "sealer_from_env"]
+__all__ = ["StateBackend", "ConnectorState", "MemoryBackend", "SECRET_KEY_ENV",
+           "MIN_SECRET_LENGTH", "sealer_from_env"]
 
 SECRET_KEY_ENV = "BILLFLOW_SECRET_KEY"
+MIN_SECRET_LENGTH = 32  # the one key also signs approval and sign-in links (engine/web)
 _SECRET_PREFIX = "sealed:"
 
 
@@ -77,7 +79,12 @@ class _Sealer:
 def sealer_from_env(env: Mapping[str, str] | None = None) -> _Sealer | None:
     """Return the sealer for `BILLFLOW_SECRET_KEY`, or None when it is not set."""
     secret = (os.environ if env is None else env).get(SECRET_KEY_ENV)
-    return _Sealer(secret) if secret else None
+    if not secret:
+        return None
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ConnectorError(f"{SECRET_KEY_ENV} must be at least {MIN_SECRET_LENGTH} characters",
+                             retryable=False)
+    return _Sealer(secret)
 
 
 class ConnectorState:

@@ -15,12 +15,12 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from connectors.state import MIN_SECRET_LENGTH, SECRET_KEY_ENV
 from engine.errors import UsageError
 
 __all__ = ["WebOptions", "WebSettings", "resolve_settings", "store_secret_path", "SECRET_ENV"]
 
-SECRET_ENV = "BILLFLOW_SECRET_KEY"
-MIN_SECRET_LENGTH = 32
+SECRET_ENV = SECRET_KEY_ENV  # one key: web tokens and sealed connector credentials
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ENV = {"QBO_CLIENT_ID": "app-client-id", "QBO_CLIENT_SECRET": "app-client-secret",
        "QBO_VERIFIER_TOKEN": "verifier-token-123", "XERO_CLIENT_ID": "xero-client-id",
        "XERO_CLIENT_SECRET": "xero-client-secret", "XERO_WEBHOOK_KEY": "xero-webhook-key-123",
-       "BILLFLOW_SECRET_KEY": "test-sealing-key"}
+       "BILLFLOW_SECRET_KEY": "test-sealing-key-0123456789abcdefghij"}
 
 
 @pytest.fixture(autouse=True)

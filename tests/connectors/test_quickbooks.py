@@ -24,7 +24,7 @@ from tests.connectors.fixtures.quickbooks.vendor import FakeQuickBooks, REALM
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "quickbooks"
 ENV = {"QBO_CLIENT_ID": "app-client-id", "QBO_CLIENT_SECRET": "app-client-secret",
-       "QBO_VERIFIER_TOKEN": "verifier-token-123", "BILLFLOW_SECRET_KEY": "test-sealing-key"}
+       "QBO_VERIFIER_TOKEN": "verifier-token-123", "BILLFLOW_SECRET_KEY": "test-sealing-key-0123456789abcdefghij"}
 SECRETS = ("app-client-secret", "verifier-token-123", "access-0", "refresh-0", "refresh-1")
 
 

@@ -11,6 +11,7 @@ from connectors.state import SECRET_KEY_ENV, ConnectorState, MemoryBackend, seal
 from engine.errors import ConnectorError
 from engine.runtime.sqlite_store import SqliteStore
 
+KEY = "a key of the length billflow asks for, 32+"
 TOKENS = {"access_token": "eyJ-access-0123456789", "refresh_token": "AB11-refresh-987654",
           "expires_at": "2026-11-26T14:00:00+00:00"}
 
@@ -34,21 +35,21 @@ def test_each_connector_sees_only_its_own_keys() -> None:
 
 def test_secrets_are_sealed_at_rest_and_opened_with_the_same_key() -> None:
     backend = MemoryBackend()
-    sealer = sealer_from_env({SECRET_KEY_ENV: "a long random string for tests"})
+    sealer = sealer_from_env({SECRET_KEY_ENV: "a long random string for the tests only"})
     ConnectorState(backend, "books", sealer).put_secret("oauth", TOKENS)
     raw = backend.connector_value("books", "oauth")
     assert raw is not None and raw.startswith("sealed:")
     for secret in TOKENS.values():
         assert secret not in raw
-    again = sealer_from_env({SECRET_KEY_ENV: "a long random string for tests"})
+    again = sealer_from_env({SECRET_KEY_ENV: "a long random string for the tests only"})
     assert ConnectorState(backend, "books", again).get_secret("oauth") == TOKENS
 
 
 def test_a_changed_key_is_one_clear_error() -> None:
     backend = MemoryBackend()
-    ConnectorState(backend, "books", sealer_from_env({SECRET_KEY_ENV: "first key"})).put_secret(
+    ConnectorState(backend, "books", sealer_from_env({SECRET_KEY_ENV: "the first key, long enough to be real"})).put_secret(
         "oauth", TOKENS)
-    other = ConnectorState(backend, "books", sealer_from_env({SECRET_KEY_ENV: "second key"}))
+    other = ConnectorState(backend, "books", sealer_from_env({SECRET_KEY_ENV: "the second key, long enough to be real"}))
     with pytest.raises(ConnectorError, match="cannot be decrypted.*billflow connect") as caught:
         other.get_secret("oauth")
     assert not caught.value.retryable
@@ -60,16 +61,21 @@ def test_without_a_key_secrets_cannot_be_kept() -> None:
         state.put_secret("oauth", TOKENS)
 
 
+def test_a_short_key_is_refused_not_used() -> None:
+    with pytest.raises(ConnectorError, match=f"{SECRET_KEY_ENV} must be at least 32 characters"):
+        sealer_from_env({SECRET_KEY_ENV: "short"})
+
+
 def test_a_plain_value_is_not_read_as_a_secret() -> None:
     backend = MemoryBackend()
     ConnectorState(backend, "books").put("oauth", TOKENS)
-    sealed = ConnectorState(backend, "books", sealer_from_env({SECRET_KEY_ENV: "k"}))
+    sealed = ConnectorState(backend, "books", sealer_from_env({SECRET_KEY_ENV: KEY}))
     with pytest.raises(ConnectorError, match="not stored sealed"):
         sealed.get_secret("oauth")
 
 
 def test_the_store_keeps_state_across_restarts(tmp_path: Path) -> None:
-    env = {SECRET_KEY_ENV: "store key"}
+    env = {SECRET_KEY_ENV: "the store key, long enough to be real"}
     store = SqliteStore(tmp_path / "store.db")
     context = ConnectorContext(env=env, state=store)
     context.state_for("books").put_secret("oauth", TOKENS)
@@ -87,7 +93,7 @@ def test_the_store_keeps_state_across_restarts(tmp_path: Path) -> None:
 def test_can_seal_says_whether_secrets_can_be_kept() -> None:
     assert not ConnectorState(MemoryBackend(), "books").can_seal
     assert not ConnectorState(MemoryBackend(), "books", sealer_from_env({})).can_seal
-    sealed = ConnectorState(MemoryBackend(), "books", sealer_from_env({SECRET_KEY_ENV: "k"}))
+    sealed = ConnectorState(MemoryBackend(), "books", sealer_from_env({SECRET_KEY_ENV: KEY}))
     assert sealed.can_seal
-    assert ConnectorContext(env={SECRET_KEY_ENV: "k"}).state_for("asana").can_seal
+    assert ConnectorContext(env={SECRET_KEY_ENV: KEY}).state_for("asana").can_seal
     assert not ConnectorContext(env={}).state_for("asana").can_seal

@@ -24,7 +24,7 @@ from tests.connectors.fixtures.xero.vendor import ACME, TENANT, FakeXero
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "xero"
 ENV = {"XERO_CLIENT_ID": "xero-client-id", "XERO_CLIENT_SECRET": "xero-client-secret",
-       "XERO_WEBHOOK_KEY": "xero-webhook-key-123", "BILLFLOW_SECRET_KEY": "test-sealing-key"}
+       "XERO_WEBHOOK_KEY": "xero-webhook-key-123", "BILLFLOW_SECRET_KEY": "test-sealing-key-0123456789abcdefghij"}
 SECRETS = ("xero-client-secret", "xero-webhook-key-123", "access-0", "refresh-0", "refresh-1")
 FIRST = "00000000-0000-0000-0000-000000000001"  # the double's first InvoiceID
 
