@@ -7,7 +7,6 @@ or clock time ("1:30"), kept exact. A row marked `Approved? No` is passed over a
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -55,10 +54,7 @@ def _not_approved(row: CsvRow) -> str | None:
 
 def _event(row: CsvRow, mapper: CsvMapping, ids: RowIds, at: str) -> dict[str, Any]:
     record = "row"
-    try:
-        day = date.fromisoformat(row.get("Date"))
-    except ValueError:
-        raise ValueError(f"date {row.get('Date')!r} is not YYYY-MM-DD") from None
+    day = row.day("Date", "date")
     hours = parse_hours(row.get("Hours"))
     name = " ".join(part for part in (row.get("First Name"), row.get("Last Name")) if part)
     project, client = mapper.project(record, [row.get("Project Code"), row.get("Project")])

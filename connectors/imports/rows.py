@@ -7,6 +7,7 @@ import hashlib
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 __all__ = ["CsvRow", "read_rows", "RowIds", "ImportResult"]
 
@@ -24,6 +25,13 @@ class CsvRow:
             if name in self.cells:
                 return (self.cells[name] or "").strip()
         return ""
+
+    def day(self, name: str, what: str) -> date:
+        """Return column `name` as a date; `what` names it in the error ("start date")."""
+        try:
+            return date.fromisoformat(self.get(name))
+        except ValueError:
+            raise ValueError(f"{what} {self.get(name)!r} is not YYYY-MM-DD") from None
 
 
 def read_rows(text: str, required: Sequence[Sequence[str]]) -> tuple[list[CsvRow], str | None]:

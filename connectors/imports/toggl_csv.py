@@ -8,7 +8,6 @@ duration's seconds / 3600, cut to a millionth of an hour.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from connectors.imports.csv_mapping import CsvMapping
@@ -40,10 +39,7 @@ def import_toggl_csv(text: str, source: str, rules: RuleSet, mapping: dict[str, 
 
 def _event(row: CsvRow, mapper: CsvMapping, ids: RowIds, at: str) -> dict[str, Any]:
     record = "row"
-    try:
-        day = date.fromisoformat(row.get("Start date"))
-    except ValueError:
-        raise ValueError(f"start date {row.get('Start date')!r} is not YYYY-MM-DD") from None
+    day = row.day("Start date", "start date")
     seconds = duration_seconds(row.get("Duration"))
     name = row.get("User", "Member")
     project, client = mapper.project(record, [row.get("Project")])
