@@ -4,8 +4,8 @@ Every source translates a batch the same way: each record gets a label ("time_en
 636709355"), its event is built, and
 
     UnmappedRecord                  -> SourceProblem(label, what to fix)
-    an error reading it (KeyError,  -> SourceProblem(label, the source's wording), when the
-      TypeError, ValueError)           source words such records; otherwise the error stands
+    an error reading it (KeyError,  -> SourceProblem(label, the source's wording, or a plain
+      TypeError, ValueError)           "billflow cannot read this record (...)")
     no event (a running timer, ...) -> nothing
 
 so one bad record never stalls the rest of the batch.
@@ -42,12 +42,13 @@ def translate_records(records: Iterable[Record | SourceProblem],
     """Build each record's event with `build(record, label)`; return the events and problems.
 
     A record already found unreadable (a `SourceProblem`) stays a problem, in its place.
-    With `unreadable`, a record whose building raises one of `read_errors` becomes a problem
-    worded by `unreadable(error)`; without it, the error is raised.
+    A record whose building raises one of `read_errors` becomes a problem worded by
+    `unreadable(error)` (by default, "billflow cannot read this record (...)"): a malformed
+    record must not stall the records after it, nor hold the cursor back forever.
     """
     events: list[Mapping[str, Any]] = []
     problems: list[SourceProblem] = []
-    caught = read_errors if unreadable is not None else ()
+    word = unreadable or _cannot_read
     for record in records:
         if isinstance(record, SourceProblem):
             problems.append(record)
@@ -57,10 +58,14 @@ def translate_records(records: Iterable[Record | SourceProblem],
             event = build(record, name)
         except UnmappedRecord as exc:
             problems.append(SourceProblem(name, exc.message))
-        except caught as exc:
-            assert unreadable is not None
-            problems.append(SourceProblem(name, unreadable(exc)))
+        except read_errors as exc:
+            problems.append(SourceProblem(name, word(exc)))
         else:
             if event is not None:
                 events.append(event)
     return Translation(tuple(events), tuple(problems))
+
+
+def _cannot_read(exc: Exception) -> str:
+    detail = f"no '{exc.args[0]}'" if isinstance(exc, KeyError) and exc.args else str(exc)
+    return f"billflow cannot read this record ({detail or type(exc).__name__})"

@@ -49,9 +49,12 @@ def test_an_unreadable_record_is_a_problem_in_the_sources_words():
     assert found.problems[1].message.startswith("Vendor sent a record billflow cannot read (")
 
 
-def test_without_wording_an_unreadable_record_raises():
-    with pytest.raises(KeyError):
-        translate_records([{"id": 1, "project": "p"}], label, build)
+def test_without_wording_an_unreadable_record_is_still_a_problem_not_a_stall():
+    found = translate_records([{"id": 1, "project": "p"}, {"id": 3, "project": "p", "hours": "4"}],
+                              label, build)
+    assert found.events == ({"id": "x:3", "hours": 4},)
+    assert found.problems == (SourceProblem("time_entry 1",
+                                            "billflow cannot read this record (no 'hours')"),)
 
 
 def test_only_the_read_errors_asked_for_are_caught():

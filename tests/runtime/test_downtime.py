@@ -11,7 +11,6 @@ uninterrupted run would have decided" is the pure engine ticked from the same sn
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -19,7 +18,6 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
 
 from engine.core.engine import Engine
 from engine.core.snapshot import load_state
