@@ -37,6 +37,7 @@ from engine.errors import EventError
 from engine.model.actions import dump_action
 from engine.model.events import Event
 from engine.ruleset.loader import load_ruleset
+from tests.support.ledger import owed_over_time
 
 HERE = Path(__file__).resolve().parent
 PREFIX = "collections-"
@@ -227,16 +228,10 @@ def stream_invariants(o: Outcome) -> None:
     """What holds in every collections stream, whatever the scenario is about."""
     assert_ids_unique(o)
     assert_allocations_add_up(o)
-    owed: dict[str, Decimal] = {}  # what the actions say each issued invoice still owes
-    for action in o.actions:
+    for action, owed in owed_over_time(o.actions):  # what the actions say each invoice owes
         kind, payload = action["type"], action["payload"]
-        if kind == "invoice.issued":
-            owed[payload["invoice"]["id"]] = Decimal(payload["invoice"]["total"])
-        elif kind == "invoice.voided":
-            owed[payload["invoice"]["id"]] = Decimal(0)
-        elif kind == "payment.applied":
+        if kind == "payment.applied":
             for row in payload["allocations"]:
-                owed[row["invoice"]] -= Decimal(row["amount"])
                 assert owed[row["invoice"]] >= 0, (action["id"], row)
         elif kind == "reminder.sent":
             invoice = payload["invoice"]["id"]

@@ -36,6 +36,7 @@ from engine.core.state import EngineState
 from engine.model.actions import dump_action
 from engine.model.events import parse_event
 from engine.ruleset.loader import load_ruleset
+from tests.support.ledger import owed_over_time
 
 PROPERTY_SETTINGS = settings(max_examples=120, deadline=None,
                              suppress_health_check=[HealthCheck.too_slow])
@@ -216,20 +217,6 @@ def cases(draw) -> Case:
                                    "by": "fran", "reason": "Billed by mistake"}})
     return Case(rules, events)
 
-
-def owed_over_time(actions: list[dict[str, Any]]):
-    """Yield (action, what each issued invoice still owes after it), as the actions tell it."""
-    owed: dict[str, Decimal] = {}
-    for action in actions:
-        kind, payload = action["type"], action["payload"]
-        if kind == "invoice.issued":
-            owed[payload["invoice"]["id"]] = Decimal(payload["invoice"]["total"])
-        elif kind == "invoice.voided":
-            owed[payload["invoice"]["id"]] = Decimal(0)
-        elif kind == "payment.applied":
-            for row in payload["allocations"]:
-                owed[row["invoice"]] -= Decimal(row["amount"])
-        yield action, owed
 
 
 # --------------------------------------------------------------------------- the properties
