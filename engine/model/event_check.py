@@ -694,14 +694,8 @@ class _Compiler:
                 checks.append(f"({name!r} not in {v} or {has})")
         gated("object", f"isinstance({v}, dict)", checks)
 
-        checks = []
-        least, most = schema.get("minLength", 0), schema.get("maxLength")
-        if least == 1:
-            checks.append(f"{v} != ''")
-        elif least > 1:
-            checks.append(f"len({v}) >= {least}")
-        if most is not None:
-            checks.append(f"len({v}) <= {most}")
+        checks = _length_checks(v, schema.get("minLength", 0), schema.get("maxLength"),
+                                f"{v} != ''")
         if "pattern" in schema:
             checks.append(self.pattern_test(schema["pattern"], v))
         gated("string", f"isinstance({v}, str)", checks)
@@ -713,14 +707,8 @@ class _Compiler:
                 checks.append(f"{v} {op} {schema[word]!r}")
         gated("number", f"(isinstance({v}, _Number) and not isinstance({v}, bool))", checks)
 
-        checks = []
-        least, most = schema.get("minItems", 0), schema.get("maxItems")
-        if least == 1:
-            checks.append(f"len({v}) > 0")
-        elif least > 1:
-            checks.append(f"len({v}) >= {least}")
-        if most is not None:
-            checks.append(f"len({v}) <= {most}")
+        checks = _length_checks(v, schema.get("minItems", 0), schema.get("maxItems"),
+                                f"len({v}) > 0")
         if schema.get("uniqueItems") is True:
             checks.append(f"_unique({v})")
         gated("array", f"isinstance({v}, list)", checks)
@@ -996,3 +984,15 @@ def load_event_validators(schema_root: str | Path | None = None) -> dict[str, Va
         validators[event_type] = compile_validator(
             json.loads(file.read_text(encoding="utf-8")), resolve)
     return validators
+
+
+def _length_checks(v: str, least: int, most: int | None, non_empty: str) -> list[str]:
+    """Checks of a string's or an array's length; `non_empty` is the cheap test for 1."""
+    checks = []
+    if least == 1:
+        checks.append(non_empty)
+    elif least > 1:
+        checks.append(f"len({v}) >= {least}")
+    if most is not None:
+        checks.append(f"len({v}) <= {most}")
+    return checks
