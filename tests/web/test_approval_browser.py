@@ -9,6 +9,8 @@ import json
 import os
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 from tests.web.conftest import body_of, link_in, wait_for
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -25,7 +27,8 @@ def test_approve_from_the_mail_in_one_click(studio, page) -> None:
     response = page.goto(link)
     assert response.status == 200
     assert response.headers["referrer-policy"] == "no-referrer"
-    assert page.get_by_role("heading", name="Approve the Brill Coffee Roasters invoice").is_visible()
+    expect(page.get_by_role("heading", name="Approve the Brill Coffee Roasters invoice")
+           ).to_be_visible()
     hours = page.locator("section[aria-labelledby=hours-title] table")
     # The hours behind the invoice: who, when, how long, at what rate.
     assert hours.locator("tbody tr").count() == 2
@@ -47,7 +50,7 @@ def test_approve_from_the_mail_in_one_click(studio, page) -> None:
 
     events_before = studio.event_count()
     page.get_by_role("button", name="Approve and send").click()
-    assert page.get_by_role("heading", name="Approved").is_visible()
+    expect(page.get_by_role("heading", name="Approved")).to_be_visible()
     if WRITE_SCREENSHOTS:
         page.screenshot(path=str(SCREENSHOTS / "approval-done.png"), full_page=True)
 
@@ -80,7 +83,7 @@ def test_flag_with_a_comment_sends_the_draft_back(studio, page) -> None:
     assert comment.get_attribute("required") is not None  # the browser asks for it first
     comment.fill("Please bill the label work at the designer rate and add PO 7781.")
     flag_form.get_by_role("button", name="Flag for edits").click()
-    assert page.get_by_role("heading", name="Flagged for edits").is_visible()
+    expect(page.get_by_role("heading", name="Flagged for edits")).to_be_visible()
 
     # The author (the account lead) gets the comment by mail; the draft awaits an adjustment.
     flagged = wait_for(lambda: studio.mailbox.to("lee@studio.example", "Flagged for edits"),
@@ -107,4 +110,4 @@ def test_a_flag_needs_a_comment(studio, page) -> None:
     # The link still works: nothing was spent.
     page.get_by_label("What needs changing?").fill("Wrong project.")
     page.get_by_role("button", name="Flag for edits").click()
-    assert page.get_by_role("heading", name="Flagged for edits").is_visible()
+    expect(page.get_by_role("heading", name="Flagged for edits")).to_be_visible()

@@ -6,6 +6,7 @@ import re
 from datetime import datetime, timezone
 
 import httpx
+from playwright.sync_api import expect
 from starlette.routing import Mount, Route
 
 from engine.web.auth import SESSION_COOKIE, person_token
@@ -43,13 +44,13 @@ def test_sign_in_by_mailed_link(studio, page) -> None:
     # In the browser: the link asks first (a scanner's GET spends nothing), then signs in.
     page.goto(link)
     page.goto(link)
-    assert page.get_by_role("heading", name="Sign in as Fran Finch?").is_visible()
+    expect(page.get_by_role("heading", name="Sign in as Fran Finch?")).to_be_visible()
     page.get_by_role("button", name="Sign in").click()
     assert page.url.endswith("/status?client=brill")
     [cookie] = [c for c in page.context.cookies() if c["name"] == SESSION_COOKIE]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     assert cookie["secure"] is False  # plain HTTP on loopback; Secure everywhere else
-    assert page.get_by_role("button", name="Sign out").is_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     # The link worked once.
     answer = page.goto(link)
     assert answer.status == 410 and "used already" in page.content()
