@@ -3,60 +3,44 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+import httpx
 import pytest
 
-from connectors.base import ConnectorContext
-from connectors.registry import ConnectorRegistry
 from connectors.sources import WebhookRequest
 from connectors.state import ConnectorState
 from engine.runtime.daemon import Daemon, DaemonOptions
-from engine.runtime.intake import ingest_text
-from engine.runtime.rulekeeper import RuleKeeper
 from engine.runtime.sources import CURSOR_KEY, SourceRunner, resync
 from engine.runtime.sqlite_store import SqliteStore
+from tests.connectors.runner_support import northwind_with, source_runner, sqlite_store
 
 REPO = Path(__file__).resolve().parents[2]
-NORTHWIND = REPO / "examples" / "northwind"
 NOW = datetime(2026, 3, 10, 14, 0, tzinfo=timezone.utc)
-ANCHOR = "  connectors:                         # named connector instances; secrets come from ${ENV}\n"
 HARVEST = ('    harvest: {type: harvest, account_id: "123456", token: "${HARVEST_TOKEN}", '
            'user_agent: "billflow (ops@northwind.example)"}\n')
 
 
 @pytest.fixture()
 def rules(tmp_path: Path) -> Path:
-    folder = tmp_path / "rules"
-    shutil.copytree(NORTHWIND, folder, ignore=shutil.ignore_patterns("*.ndjson", "*.py"))
-    agency = folder / "agency.yaml"
-    text = agency.read_text(encoding="utf-8")
-    assert ANCHOR in text
-    agency.write_text(text.replace(ANCHOR, ANCHOR + HARVEST), encoding="utf-8")
-    return folder
+    return northwind_with(tmp_path / "rules", HARVEST)
 
 
 @pytest.fixture()
 def store(tmp_path: Path):
-    store = SqliteStore(tmp_path / "store.db", now=lambda: NOW)
-    yield store
-    store.close()
+    with sqlite_store(tmp_path / "store.db", NOW) as store:
+        yield store
+
+
+def unreachable(request: httpx.Request) -> httpx.Response:
+    raise AssertionError(f"no vendor call was expected: {request.method} {request.url}")
 
 
 def runner(rules: Path, store, env: dict[str, str]) -> SourceRunner:
-    keeper = RuleKeeper(rules, lambda: NOW)
-    assert keeper.reload().ok
-
-    def context(ruleset, **options):
-        return ConnectorContext(ruleset, env=env, **options)
-
-    return SourceRunner(store, keeper, ConnectorRegistry.discover(), lambda: NOW,
-                        lambda text, source: ingest_text(store, text, source, NOW),
-                        context_factory=context)
+    return source_runner(rules, store, unreachable, env=env, now=NOW)
 
 
 def test_a_source_that_cannot_start_is_a_visible_problem(rules: Path, store) -> None:
