@@ -62,23 +62,27 @@ def _project_owner(step: Step, event: Event, client_id: str, project: str) -> En
 def time_approved(step: Step, event: Event) -> None:
     """Put an approved billable entry in its engagement's unbilled pool (or retainer hours)."""
     entry: TimeApproved = event.payload
-    engagement = _project_owner(step, event, entry.client, entry.project)
+    engagement = step.rules.project_engagements.get(entry.project)
+    if engagement is None or engagement.client != entry.client:
+        engagement = _project_owner(step, event, entry.client, entry.project)
     state = step.state
     key = entry.source_id or event.id
-    if digest(key) in state.billed_entries:
-        return  # billed already: an entry is billed once, ever
+    # A billed entry is never in the pool or the retainer hours (billing takes it out), so
+    # a re-approval first replaces an unbilled earlier version of the entry...
     if key in state.pool_index or key in state.retainer_index:
-        _release(step, key)  # a re-approval replaces the earlier version of the entry
+        _release(step, key)
     hours = entry.hours
     if not entry.billable or not hours or entry.date < state.go_live:
         return  # not billable, nothing to bill, or billed elsewhere before go-live
-    if isinstance(engagement, TimeAndMaterials):
+    if state.billed_entries.has_text(key):
+        return  # ...and an entry already billed stays billed once, ever
+    if type(engagement) is TimeAndMaterials:
         state.add_unbilled(engagement.key, tuple.__new__(Billable, (
             key, event.id, "time", entry.date, entry.project, entry.person, entry.role,
             entry.task, hours, _ZERO, entry.notes or "", step.at)))
         if engagement.cadence == "on_approval":
             _close_timesheet_after(step, engagement)
-    elif isinstance(engagement, Retainer):
+    elif type(engagement) is Retainer:
         period = period_of(entry.date)
         periods = state.retainer_hours.get(engagement.key)
         if periods is None:

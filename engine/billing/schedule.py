@@ -46,9 +46,9 @@ def _draft_day(rules: RuleSet, engagement: Engagement, month: Month) -> date | N
     return time_materials.draft_date(engagement, calendar, month)
 
 
-def _first_month(state: EngineState, engagement: Engagement) -> Month:
+def _first_month(rules: RuleSet, state: EngineState, engagement: Engagement) -> Month:
     floor = state.go_live if state.clock is None else max(
-        state.go_live, state.clock.date())
+        state.go_live, rules.agency.calendar.local_date(state.clock))
     if isinstance(engagement, Retainer):
         return retainer.first_month(engagement, floor)
     start = engagement.start or floor
@@ -66,7 +66,7 @@ def _arm(rules: RuleSet, state: EngineState, engagement: Engagement) -> None:
     key = f"bill:{engagement.key}"
     day = None
     if is_recurring(engagement):
-        month = state.cursors.setdefault(engagement.key, _first_month(state, engagement))
+        month = state.cursors.setdefault(engagement.key, _first_month(rules, state, engagement))
         day = _draft_day(rules, engagement, month)
     if day is None:
         state.timers.cancel(key)

@@ -2,8 +2,11 @@
 
 Intake is idempotent (an event id is seen once) and a time entry is billed once, ever,
 so the ids of every event and every billed entry are remembered for the life of the
-state, as 8-byte BLAKE2b digests (`digest`). In a Python set each costs about 75 bytes
-(the bytes object and its slot); a DigestSet packs them at about 9.
+state, as 8-byte XXH3 digests (`digest`). In a Python set each costs about 75 bytes
+(the bytes object and its slot); a DigestSet packs them at about 9. XXH3 is a
+non-cryptographic 64-bit hash with full avalanche: two different ids share a digest
+with odds of about one in 2^64 per pair (about 3 in 10^8 among a million ids), the same
+as a 64-bit BLAKE2b, at a seventh of its cost per id — and every event pays for two.
 
 The digests are split by their first 16 bits into 65,536 packs, each a `bytes` of
 8-byte digests one after the other. A look-up is a C-level byte search of one pack (a few
@@ -17,7 +20,8 @@ bytes at a million ids.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from hashlib import blake2b as _blake2b
+
+from xxhash import xxh3_64_digest as _xxh3
 
 __all__ = ["DigestSet", "digest"]
 
@@ -27,7 +31,7 @@ _NONE = b""  # the pack of a prefix no digest has yet
 
 def digest(text: str) -> bytes:
     """Return a stable 64-bit digest of `text` (for the remembered-forever id sets)."""
-    return _blake2b(text.encode(), digest_size=8).digest()
+    return _xxh3(text.encode())
 
 
 def _find(pack: bytes, value: bytes) -> int:
@@ -58,6 +62,17 @@ class DigestSet:
         pack = self._packs[value[0] << 8 | value[1]]
         at = pack.find(value)
         return at >= 0 and (not at & 7 or _find(pack, value) >= 0)
+
+    def has_text(self, text: str) -> bool:
+        """Tell whether the digest of `text` is in the set (`digest(text) in self`)."""
+        value = _xxh3(text.encode())
+        pack = self._packs[value[0] << 8 | value[1]]
+        at = pack.find(value)
+        return at >= 0 and (not at & 7 or _find(pack, value) >= 0)
+
+    def add_text(self, text: str) -> bool:
+        """Add the digest of `text`; return False if it was there already."""
+        return self.add_new(_xxh3(text.encode()))
 
     def add_new(self, value: bytes) -> bool:
         """Add `value` (8 bytes); return False if it was there already."""

@@ -20,7 +20,7 @@ from engine.billing import intake
 from engine.billing.schedule import arm_billing_timers, on_bill_timer, on_flush_timer
 from engine.core.state import EngineState
 from engine.core.step import Step
-from engine.core.timers import Timer
+from engine.core.timers import Timer, utc
 from engine.errors import EventError
 from engine.model.actions import Action
 from engine.model.events import Event
@@ -85,6 +85,7 @@ class Engine:
     def tick(self, state: EngineState, until: datetime, *, resumed: bool = False,
              inclusive: bool = True) -> list[Action]:
         """Fire every timer due by `until`, in order; `resumed` means the engine was down."""
+        until = utc(until)
         actions: list[Action] = []
         if not state.timers.may_be_due(until):
             if state.clock is None or until > state.clock:
@@ -110,12 +111,13 @@ class Engine:
         A repeated event id is ignored. A rejected event raises EventError and changes
         nothing; call `tick` first so the timers due before the event have fired.
         """
-        at = at or event.at
-        if state.clock is not None and at < state.clock:
-            at = state.clock
-        if not state.remember_event(event.id):
+        at = utc(event.at if at is None else at)
+        clock = state.clock
+        if clock is not None and at < clock:
+            at = clock
+        if not state.seen_events.add_text(event.id):  # state.remember_event, on the hot path
             return []
-        step = Step(self.rules, state, at, cause=f"event:{event.id}")
+        step = Step(self.rules, state, at, event=event.id)
         try:
             EVENT_HANDLERS[event.type](step, event)
         except EventError:

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, timedelta, timezone
 from pathlib import Path
 
 from engine.core.engine import Engine
 from engine.core.state import EngineState
+from engine.core.timers import utc
 from engine.errors import EventError, UsageError
 from engine.model.actions import Action
 from engine.model.events import Event, parse_event_line
 from engine.ruleset.types import RuleSet
 
-__all__ = ["Replay", "read_events", "replay", "EventSource"]
+__all__ = ["Replay", "read_events", "replay", "EventSource", "PROGRESS_EVERY"]
+
+PROGRESS_EVERY = 1024
+"""`on_progress` is told the count every this many events, and once at the end."""
+_UTC = timezone.utc
 
 EventSource = Iterable[Event | EventError]
 
@@ -72,7 +77,8 @@ def replay(rules: RuleSet, events: EventSource, start: date, end: date,
 
     Events are sorted by time first, unless `presorted` says they already are (a stream
     of any length then replays in constant memory); an event earlier than the clock is
-    applied at the clock's time, as the daemon applies a late arrival.
+    applied at the clock's time, as the daemon applies a late arrival. `on_progress(count)`
+    hears of every PROGRESS_EVERY-th event and of the last.
     """
     if end < start:
         raise UsageError(f"--until {end} is before --from {start}")
@@ -80,8 +86,8 @@ def replay(rules: RuleSet, events: EventSource, start: date, end: date,
     calendar = rules.agency.calendar
     state = engine.new_state(start)
     result = Replay(state=state)
-    state.clock = calendar.start_of_day(start)
-    finish = calendar.start_of_day(end + timedelta(days=1))
+    state.clock = utc(calendar.start_of_day(start))
+    finish = utc(calendar.start_of_day(end + timedelta(days=1)))
     stream: EventSource = events if presorted else _in_time_order(events, result.errors)
     errors = result.errors
     timers = state.timers
@@ -100,11 +106,14 @@ def replay(rules: RuleSet, events: EventSource, start: date, end: date,
             errors.append(event)  # a line that is not a valid event: not counted
             continue
         count += 1
-        if event.at >= finish:
+        at = event.at
+        if at.tzinfo is not _UTC:
+            at = utc(at)
+        if at >= finish:
             result.events_after_end += 1
             continue
-        if timers.may_be_due(event.at):
-            collect(tick(state, event.at))
+        if timers.may_be_due(at):
+            collect(tick(state, at))
         try:
             actions = apply(state, event)
         except EventError as exc:
@@ -113,7 +122,9 @@ def replay(rules: RuleSet, events: EventSource, start: date, end: date,
             result.events_applied += 1
             if actions:
                 collect(actions)
-        if on_progress is not None:
+        if on_progress is not None and not count % PROGRESS_EVERY:
             on_progress(count)
+    if on_progress is not None and count % PROGRESS_EVERY:
+        on_progress(count)
     collect(engine.tick(state, finish, inclusive=False))
     return result

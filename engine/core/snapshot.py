@@ -8,7 +8,7 @@ form with their offset (a zoneinfo time zone is kept by name: `...-05:00[America
 sets sorted, dicts in their insertion order (the engine iterates some of them), and the
 timer queue as its live timers in firing order.
 
-    {"format": 1,
+    {"format": 2,
      "layouts": {"Billable": ["key", "event", ...], "Invoice": [...], ...},
      "state": {"go_live": "2026-01-01", "clock": "...", "invoices": {...}, ...}}
 
@@ -41,7 +41,7 @@ from engine.model.invoice import Invoice, Line
 
 __all__ = ["FORMAT", "dump_state", "load_state", "snapshot_gaps"]
 
-FORMAT = 1
+FORMAT = 2  # 2: the remembered ids are XXH3 digests (BLAKE2b in 1)
 
 
 class _Damaged(Exception):

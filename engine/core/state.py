@@ -160,7 +160,7 @@ class EngineState:
 
     def remember_event(self, event_id: str) -> bool:
         """Record an event id; return False if it was seen before (a repeat to ignore)."""
-        return self.seen_events.add_new(digest(event_id))
+        return self.seen_events.add_text(event_id)
 
     def forget_event(self, event_id: str) -> None:
         """Forget a rejected event, so a corrected resend with the same id is accepted."""

@@ -22,32 +22,40 @@ class Step:
     """The context of one `apply` or one timer: where decisions are made and collected."""
 
     # A plain slotted class: one is made per event, on the hot path.
-    __slots__ = ("rules", "state", "at", "actions", "resumed", "_cause", "_timer")
+    __slots__ = ("rules", "state", "at", "actions", "resumed", "_cause", "_timer", "_event",
+                 "_today")
 
     def __init__(self, rules: RuleSet, state: EngineState, at: datetime,
                  actions: list[Action] | None = None, resumed: bool = False,
-                 cause: str = "", timer: Timer | None = None) -> None:
+                 cause: str = "", timer: Timer | None = None, event: str | None = None) -> None:
         self.rules = rules
         self.state = state
-        self.at = at
+        self.at = at  # engine time: UTC
         self.actions: list[Action] = [] if actions is None else actions
         self.resumed = resumed
         self._cause = cause
         self._timer = timer
+        self._event = event
+        self._today: date | None = None
 
     @property
     def cause(self) -> str:
         """What is being decided: `event:<id>`, or `timer:<key>@<local instant>`."""
-        if self._timer is not None and not self._cause:
-            # Most timers decide nothing: the cause of one is written when it first does.
-            timer = self._timer
-            self._cause = f"timer:{timer.key}@{self.local(timer.fire_at).isoformat()}"
+        if not self._cause:
+            # Most events and timers decide nothing: a cause is written when first needed.
+            if self._event is not None:
+                self._cause = f"event:{self._event}"
+            elif self._timer is not None:
+                timer = self._timer
+                self._cause = f"timer:{timer.key}@{self.local(timer.fire_at).isoformat()}"
         return self._cause
 
     @property
     def today(self) -> date:
         """The agency-local date of the engine time."""
-        return self.rules.agency.calendar.local_date(self.at)
+        if self._today is None:
+            self._today = self.rules.agency.calendar.local_date(self.at)
+        return self._today
 
     def local(self, instant: datetime) -> datetime:
         """Return `instant` in the agency's time zone (how actions show their time)."""

@@ -8,10 +8,22 @@ searches the heap.
 from __future__ import annotations
 
 import heapq
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import NamedTuple
 
-__all__ = ["Timer", "TimerQueue", "TIMER_RANKS"]
+__all__ = ["Timer", "TimerQueue", "TIMER_RANKS", "utc"]
+
+_UTC = timezone.utc
+
+
+def utc(instant: datetime) -> datetime:
+    """Return `instant` in UTC, the engine's time (the same instant, one shared tzinfo).
+
+    Aware datetimes with different tzinfo objects compare by converting both (about a
+    microsecond); with the same object, at C speed. Engine time is therefore UTC
+    throughout, and the agency's zone is applied only to dates and to what is shown.
+    """
+    return instant if instant.tzinfo is _UTC else instant.astimezone(_UTC)
 
 # At one instant: drafts first, then what follows from them, then collections.
 TIMER_RANKS = {"flush": 0, "bill": 1, "approval": 2, "reminder": 3, "day": 4}
@@ -44,7 +56,7 @@ class TimerQueue:
     def arm(self, fire_at: datetime, kind: str, subject: str, *, key: str | None = None,
             strict: bool = False, detail: str = "") -> Timer:
         """Set (or reset) the timer `key`; return it."""
-        timer = Timer(fire_at, TIMER_RANKS[kind], key or f"{kind}:{subject}", kind, subject,
+        timer = Timer(utc(fire_at), TIMER_RANKS[kind], key or f"{kind}:{subject}", kind, subject,
                       strict, detail)
         self._live[timer.key] = timer
         heapq.heappush(self._heap, timer)

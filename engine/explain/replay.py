@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from engine.core.engine import Engine
 from engine.core.replay import replay
 from engine.core.state import EngineState
+from engine.core.timers import utc
 from engine.errors import EventError, UsageError
 from engine.explain.conditions import escalation_checks, render_checks, route_checks
 from engine.explain.text import action_header, timer_cause
@@ -68,8 +69,8 @@ def explain_replay(rules: RuleSet, events: Sequence[Event], action_id: str,
     engine = Engine(rules)
     calendar = rules.agency.calendar
     state = engine.new_state(start)
-    state.clock = calendar.start_of_day(start)
-    finish = calendar.start_of_day(end + timedelta(days=1))
+    state.clock = utc(calendar.start_of_day(start))
+    finish = utc(calendar.start_of_day(end + timedelta(days=1)))
     ordered = _in_order(list(events))
     lines = action_header(action.as_json())
     lines[-1] += f" (the rules{' at ' + source if source else ''})"
@@ -80,11 +81,12 @@ def explain_replay(rules: RuleSet, events: Sequence[Event], action_id: str,
             raise UsageError(f"{action_id}: its event {cause} is not in the events given")
         before = _copy(state)
         decided = engine.apply(state, event)
-        lines.append(f"  because   event {event.id} ({event.type}) at {event.at.isoformat()}"
+        lines.append(f"  because   event {event.id} ({event.type}) at "
+                     f"{event.at.astimezone(calendar.zone).isoformat()}"
                      + (f" from {event.origin}" if event.origin else ""))
         lines.append(f"            {json.dumps(_payload_json(event), ensure_ascii=False)}")
     else:
-        instant = datetime.fromisoformat(cause.rpartition("@")[2])
+        instant = utc(datetime.fromisoformat(cause.rpartition("@")[2]))
         _drive_until(engine, state, ordered, finish, None, instant)
         before = _copy(state)
         decided = engine.tick(state, instant)

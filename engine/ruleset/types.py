@@ -321,6 +321,12 @@ class RuleSet:
                 found[name] = client.id if found.get(name, client.id) == client.id else ""
         return MappingProxyType(found)
 
+    @functools.cached_property
+    def project_engagements(self) -> Mapping[str, Engagement]:
+        """Map each project to the engagement whose `projects` list names it."""
+        return MappingProxyType({project: self.clients[client_id].engagements[engagement_id]
+                                 for project, (client_id, engagement_id) in self.projects.items()})
+
     def engagement_for_project(self, project: str) -> Engagement | None:
         """Return the engagement whose `projects` list names `project`."""
         owner = self.projects.get(project)

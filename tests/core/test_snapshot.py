@@ -239,7 +239,7 @@ def test_a_state_with_every_field_set_round_trips_exactly() -> None:
 
 def test_the_document_is_versioned_and_readable() -> None:
     document = json.loads(dump_state(populated_state()))
-    assert document["format"] == FORMAT == 1
+    assert document["format"] == FORMAT == 2
     assert document["layouts"]["Invoice"][:2] == ["id", "client"]
     state = document["state"]
     assert state["go_live"] == "2026-01-01"
@@ -252,7 +252,8 @@ def test_the_document_is_versioned_and_readable() -> None:
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda d: d.update(format=2), "format 2"),
+    (lambda d: d.update(format=1), "format 1"),
+    (lambda d: d.update(format=3), "format 3"),
     (lambda d: d.pop("format"), "no 'format'"),
     (lambda d: d["layouts"]["Billable"].append("rate"), "layouts"),
     (lambda d: d["state"].pop("disputed"), "expected"),
