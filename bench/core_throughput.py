@@ -198,14 +198,18 @@ def measure_core(rules_dir: str, path: str, start: str, end: str, expected: int,
                  samples: dict[str, str], profile_to: str | None = None) -> dict[str, Any]:
     """Time simulate's core over the file, sampling the RSS at each quarter of the events."""
     code = code_identity()  # the files about to be imported
-    from engine.core.replay import read_events, replay
+    from engine.core.replay import PROGRESS_EVERY, read_events, replay
     from engine.model.events import parse_event_line
     from engine.ruleset.loader import load_ruleset
 
     rules = load_ruleset(rules_dir)
     for text in samples.values():
         parse_event_line(text, "warm-up", 1)
-    marks = {max(1, round(expected * quarter / 4)): quarter for quarter in (1, 2, 3, 4)}
+    # replay reports progress every PROGRESS_EVERY events and at the end of the stream
+    every = PROGRESS_EVERY
+    marks = {max(every, round(expected * quarter / 4 / every) * every): quarter
+             for quarter in (1, 2, 3)}
+    marks[expected] = 4
     quarters: list[dict[str, Any]] = []
     actions: Counter[str] = Counter()
     rss_before, max_rss_before = rss_bytes(), max_rss_bytes()

@@ -3,26 +3,30 @@
 Approved expenses are billed on their engagement's next invoice: with the T&M markup on
 a time-and-materials engagement, at cost on a retainer's or a project's.
 
-Each handler checks the event's references against the rules first and raises
-EventError before changing anything, so a rejected event leaves the state untouched.
+Approved time, approved expenses and unapprovals only record: nothing is decided on
+their arrival (the drafts come on billing days), so their handlers take the rules, the
+state, the event and the engine time, and make no Step. Each handler checks the event's
+references against the rules first and raises EventError before changing anything, so a
+rejected event leaves the state untouched.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from engine.billing import project_fixed
 from engine.billing.drafting import record_draft, unique_draft_id
 from engine.billing.periods import period_of
 from engine.billing.time_materials import expense_line
-from engine.core.state import Billable, PeriodHours, RetainerEntry, digest
+from engine.core.state import Billable, EngineState, PeriodHours, RetainerEntry
 from engine.core.step import Step
 from engine.errors import EventError
 from engine.model.events import Event, ExpenseApproved, MilestoneCompleted, TimeApproved, TimeUnapproved
 from engine.model.invoice import Invoice
 from engine.ruleset.schema_check import did_you_mean
-from engine.ruleset.types import Client, Engagement, ProjectFixed, Retainer, TimeAndMaterials
+from engine.ruleset.types import (Client, Engagement, ProjectFixed, Retainer, RuleSet,
+                                  TimeAndMaterials)
 
 _ZERO = Decimal(0)
 
@@ -30,47 +34,40 @@ __all__ = ["time_approved", "time_unapproved", "expense_approved", "milestone_co
            "known_client", "take_expenses"]
 
 
-def known_client(step: Step, event: Event, client_id: str) -> Client:
+def known_client(rules: RuleSet, event: Event, client_id: str) -> Client:
     """Return the client an event names, or reject the event."""
-    client = step.rules.clients.get(client_id)
+    client = rules.clients.get(client_id)
     if client is None:
         raise EventError(event.origin, None, f"unknown client '{client_id}'"
-                                             f"{did_you_mean(client_id, step.rules.clients)}")
+                                             f"{did_you_mean(client_id, rules.clients)}")
     return client
 
 
-def _engagement_of(step: Step, event: Event, client: Client, project: str) -> Engagement:
-    owner = step.rules.projects.get(project)
+def _engagement_of(rules: RuleSet, event: Event, client_id: str, project: str) -> Engagement:
+    """Return the engagement of `project`, checking the client and the project in turn."""
+    client = known_client(rules, event, client_id)
+    owner = rules.projects.get(project)
     if owner is None:
         raise EventError(event.origin, None, f"unknown project '{project}'"
-                                             f"{did_you_mean(project, step.rules.projects)}")
+                                             f"{did_you_mean(project, rules.projects)}")
     if owner[0] != client.id:
         raise EventError(event.origin, None, f"project '{project}' belongs to client "
                                              f"'{owner[0]}', not '{client.id}'")
     return client.engagements[owner[1]]
 
 
-def _project_owner(step: Step, event: Event, client_id: str, project: str) -> Engagement:
-    """Return the engagement a project belongs to, if `client_id` owns it; else reject."""
-    owner = step.rules.projects.get(project)
-    if owner is not None and owner[0] == client_id:
-        return step.rules.clients[client_id].engagements[owner[1]]
-    # Not the client's project: say exactly what is wrong, in the order it is checked.
-    return _engagement_of(step, event, known_client(step, event, client_id), project)
-
-
-def time_approved(step: Step, event: Event) -> None:
+def time_approved(rules: RuleSet, state: EngineState, event: Event, at: datetime) -> None:
     """Put an approved billable entry in its engagement's unbilled pool (or retainer hours)."""
     entry: TimeApproved = event.payload
-    engagement = step.rules.project_engagements.get(entry.project)
+    engagement = rules.project_engagements.get(entry.project)
     if engagement is None or engagement.client != entry.client:
-        engagement = _project_owner(step, event, entry.client, entry.project)
-    state = step.state
+        # Not the client's project: say exactly what is wrong.
+        engagement = _engagement_of(rules, event, entry.client, entry.project)
     key = entry.source_id or event.id
     # A billed entry is never in the pool or the retainer hours (billing takes it out), so
     # a re-approval first replaces an unbilled earlier version of the entry...
     if key in state.pool_index or key in state.retainer_index:
-        _release(step, key)
+        _release(state, key)
     hours = entry.hours
     if not entry.billable or not hours or entry.date < state.go_live:
         return  # not billable, nothing to bill, or billed elsewhere before go-live
@@ -79,9 +76,9 @@ def time_approved(step: Step, event: Event) -> None:
     if type(engagement) is TimeAndMaterials:
         state.add_unbilled(engagement.key, tuple.__new__(Billable, (
             key, event.id, "time", entry.date, entry.project, entry.person, entry.role,
-            entry.task, hours, _ZERO, entry.notes or "", step.at)))
+            entry.task, hours, _ZERO, entry.notes or "", at)))
         if engagement.cadence == "on_approval":
-            _close_timesheet_after(step, engagement)
+            _close_timesheet_after(state, engagement, at)
     elif type(engagement) is Retainer:
         period = period_of(entry.date)
         periods = state.retainer_hours.get(engagement.key)
@@ -96,16 +93,16 @@ def time_approved(step: Step, event: Event) -> None:
     # Time on a fixed-fee project is not billed by the hour.
 
 
-def _close_timesheet_after(step: Step, engagement: TimeAndMaterials) -> None:
+def _close_timesheet_after(state: EngineState, engagement: TimeAndMaterials,
+                           at: datetime) -> None:
     """On-approval billing: draft once the clock moves past this timesheet's instant."""
     if engagement.cadence == "on_approval":
-        step.state.timers.arm(step.at, "flush", engagement.key,
-                              key=f"flush:{engagement.key}", strict=True)
+        state.timers.arm(at, "flush", engagement.key, key=f"flush:{engagement.key}",
+                         strict=True)
 
 
-def _release(step: Step, key: str) -> bool:
+def _release(state: EngineState, key: str) -> bool:
     """Take an unbilled entry out of the pool or the retainer hours; return whether found."""
-    state = step.state
     engagement_key = state.pool_index.pop(key, None)
     if engagement_key is not None:
         state.pool.get(engagement_key, {}).pop(key, None)
@@ -119,44 +116,43 @@ def _release(step: Step, key: str) -> bool:
     return False
 
 
-def time_unapproved(step: Step, event: Event) -> None:
+def time_unapproved(rules: RuleSet, state: EngineState, event: Event, at: datetime) -> None:
     """Take an entry that is not yet billed out of the unbilled pool."""
     payload: TimeUnapproved = event.payload
-    if _release(step, payload.source_id):
+    if _release(state, payload.source_id):
         return
-    if digest(payload.source_id) in step.state.billed_entries:
+    if state.billed_entries.has_text(payload.source_id):
         raise EventError(event.origin, None, f"time entry '{payload.source_id}' is on an "
                                              "invoice already; void that invoice to release it")
     raise EventError(event.origin, None, f"unknown time entry '{payload.source_id}' (no "
                                          "unbilled entry has that source_id)")
 
 
-def expense_approved(step: Step, event: Event) -> None:
+def expense_approved(rules: RuleSet, state: EngineState, event: Event, at: datetime) -> None:
     """Put an approved billable expense in its T&M engagement's unbilled pool."""
     expense: ExpenseApproved = event.payload
-    client = known_client(step, event, expense.client)
-    engagement = _engagement_of(step, event, client, expense.project)
+    engagement = _engagement_of(rules, event, expense.client, expense.project)
+    client = rules.clients[expense.client]
     if expense.currency != client.currency:
         raise EventError(event.origin, None, f"the expense is in {expense.currency} but "
                                              f"{client.id} is billed in {client.currency}")
-    state = step.state
     key = expense.source_id or event.id
-    if digest(key) in state.billed_entries:
+    if state.billed_entries.has_text(key):
         return  # billed already
-    _release(step, key)
+    _release(state, key)
     if not expense.billable or expense.date < state.go_live:
         return
     state.add_unbilled(engagement.key, Billable(
         key, event.id, "expense", expense.date, expense.project, None, None, None, _ZERO,
-        expense.amount, expense.description, step.at))
+        expense.amount, expense.description, at))
     if isinstance(engagement, TimeAndMaterials):
-        _close_timesheet_after(step, engagement)
+        _close_timesheet_after(state, engagement, at)
 
 
 def milestone_completed(step: Step, event: Event) -> None:
     """Draft a completed milestone's invoice at once; a milestone is billed at most once."""
     payload: MilestoneCompleted = event.payload
-    client = known_client(step, event, payload.client)
+    client = known_client(step.rules, event, payload.client)
     engagement = client.engagements.get(payload.engagement)
     if not isinstance(engagement, ProjectFixed):
         what = "unknown engagement" if engagement is None else "not a fixed-fee engagement:"

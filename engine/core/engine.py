@@ -31,12 +31,19 @@ from engine.workflow.collections import arm_day_timer, on_day_timer, on_reminder
 __all__ = ["Engine"]
 
 EventHandler = Callable[[Step, Event], None]
+Recorder = Callable[[RuleSet, EngineState, Event, datetime], None]
 TimerHandler = Callable[[Step, Timer], None]
 
-EVENT_HANDLERS: dict[str, EventHandler] = {
+# Events that only record: nothing is decided on their arrival, so no Step is made.
+RECORDERS: dict[str, Recorder] = {
     "time.approved": intake.time_approved,
     "time.unapproved": intake.time_unapproved,
     "expense.approved": intake.expense_approved,
+    "rules.changed": lambda rules, state, event, at: None,  # logged by the runtime
+}
+
+# Events that decide: what they cause is emitted through a Step.
+EVENT_HANDLERS: dict[str, EventHandler] = {
     "milestone.completed": intake.milestone_completed,
     "invoice.approved": approval.approve,
     "invoice.flagged": approval.flag,
@@ -46,7 +53,6 @@ EVENT_HANDLERS: dict[str, EventHandler] = {
     "invoice.undisputed": voiding.undispute,
     "payment.received": reconciliation.payment_received,
     "payment.assigned": reconciliation.payment_assigned,
-    "rules.changed": lambda step, event: None,  # recorded by the runtime, decides nothing
 }
 
 TIMER_HANDLERS: dict[str, TimerHandler] = {
@@ -117,11 +123,17 @@ class Engine:
             at = clock
         if not state.seen_events.add_text(event.id):  # state.remember_event, on the hot path
             return []
-        step = Step(self.rules, state, at, event=event.id)
+        record = RECORDERS.get(event.type)
         try:
-            EVENT_HANDLERS[event.type](step, event)
+            if record is not None:
+                record(self.rules, state, event, at)
+                actions: list[Action] = []
+            else:
+                step = Step(self.rules, state, at, event=event.id)
+                EVENT_HANDLERS[event.type](step, event)
+                actions = step.actions
         except EventError:
             state.forget_event(event.id)
             raise
         state.clock = at
-        return step.actions
+        return actions

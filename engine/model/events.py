@@ -165,6 +165,7 @@ def _memo(convert: Callable[[str], Any]) -> Callable[[str], Any]:
                 memo.clear()
             memo[text] = value
         return value
+    converted.known = get  # type: ignore[attr-defined]  # the memo's look-up alone, for hot paths
     return converted
 
 
@@ -180,17 +181,28 @@ def _utc_instant(text: str) -> datetime:
 
 
 _instant = _memo(_utc_instant)
+_known_instant = _instant.known  # type: ignore[attr-defined]
 
 
 def _opt_date(text: str | None) -> date | None:
     return _d(text) if text else None
 
 
+_known_day, _known_decimal = _d.known, _decimal.known  # type: ignore[attr-defined]
+
+
 def _time_approved(p: Mapping[str, Any]) -> TimeApproved:
+    # Most events of a history are approved time: the memos are read inline here.
+    text = p["date"]
+    day = _known_day(text) or _d(text)
+    text = p["hours"]
+    hours = _known_decimal(text)
+    if hours is None:
+        hours = _decimal(text)
     get = p.get
     return _new(TimeApproved, (
-        p["client"], p["project"], p["person"], p["role"], _d(p["date"]),
-        _decimal(p["hours"]), p["billable"], get("task"), get("notes"), get("source_id")))
+        p["client"], p["project"], p["person"], p["role"], day, hours, p["billable"],
+        get("task"), get("notes"), get("source_id")))
 
 
 # One parser per type: the schema has already vouched for shapes, so these only convert.
@@ -245,7 +257,8 @@ def parse_event(data: Any, origin: str = "") -> Event:
     if problem is not None:
         raise EventError(origin, None, f"{event_type} event: {problem}")
     try:
-        at = _instant(data["at"])
+        text = data["at"]
+        at = _known_instant(text) or _instant(text)
         payload = _PAYLOAD_PARSERS[event_type](data["payload"])
     except (ValueError, ArithmeticError) as exc:
         raise EventError(origin, None, f"{event_type} event: {exc}") from None
