@@ -47,6 +47,7 @@ for entry in (str(BENCH), str(REPO_ROOT)):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
+from footprint import state_footprint  # noqa: E402
 from machine import cpu_model  # noqa: E402
 from synthetic import MONTHS, SEED, START, EventStream, SyntheticAgency  # noqa: E402
 
@@ -242,13 +243,16 @@ def measure_core(rules_dir: str, path: str, start: str, end: str, expected: int,
     if profiler is not None:
         profiler.dump_stats(profile_to)
     state = result.state
+    rss_after, max_rss_after = rss_bytes(), max_rss_bytes()
+    footprint = state_footprint(state, rules)  # after the clock stopped: untimed
     return {
         "events": result.events_applied + len(result.errors) + result.events_after_end,
         "applied": result.events_applied, "errors": len(result.errors),
         "first_errors": [str(error) for error in result.errors[:5]],
         "seconds": seconds, "cpu_seconds": cpu_seconds, "actions": dict(actions.most_common()),
         "rss_before": rss_before, "max_rss_before": max_rss_before, "quarters": quarters,
-        "rss_after": rss_bytes(), "max_rss_after": max_rss_bytes(), "code": code,
+        "rss_after": rss_after, "max_rss_after": max_rss_after, "code": code,
+        "footprint": footprint,
         "state": {
             "invoices": len(state.invoices),
             "open_invoices": sum(1 for invoice in state.invoices.values() if invoice.is_open),
@@ -325,7 +329,16 @@ def report(args: argparse.Namespace, prepared: dict[str, Any], floor: dict[str, 
         growth = (last["rss"] - first["rss"]) / max(1, last["events"] - first["events"])
         lines.append(f"RSS growth from 25% to 100%: {growth:,.0f} bytes per event; "
                      f"peak over the start: {_mib(core['max_rss_after'] - core['rss_before'])} MiB")
+    groups = core["footprint"]["groups"]
     state = core["state"]
+    per = {"remembered ids": (core["applied"], "event applied"),
+           "invoices": (state["invoices"], "invoice")}
+    lines += ["", f"{'engine state at the end':<28}{'MiB':>10}  what it grows with"]
+    for group, size in groups.items():
+        count, unit = per.get(group, (0, ""))
+        grows = (f"{size / count:,.1f} bytes per {unit}" if count else
+                 "bounded by what is in flight")
+        lines.append(f"{group:<28}{_mib(size):>10}  {grows}")
     lines += ["", "engine state at the end: " + ", ".join(
         f"{key.replace('_', ' ')} {value:,}" for key, value in state.items())]
     lines += ["", f"{'actions decided':<24}{'count':>10}"]

@@ -80,7 +80,7 @@ def time_approved(rules: RuleSet, state: EngineState, event: Event, at: datetime
         if engagement.cadence == "on_approval":
             _close_timesheet_after(state, engagement, at)
     elif type(engagement) is Retainer:
-        period = period_of(entry.date)
+        period = _PERIODS.get(entry.date) or _period_of(entry.date)
         periods = state.retainer_hours.get(engagement.key)
         if periods is None:
             periods = state.retainer_hours[engagement.key] = {}
@@ -89,8 +89,19 @@ def time_approved(rules: RuleSet, state: EngineState, event: Event, at: datetime
             record = periods[period] = PeriodHours()
         record.hours += hours
         record.entries[key] = hours
-        state.retainer_index[key] = RetainerEntry(engagement.key, period, hours)
+        state.retainer_index[key] = tuple.__new__(RetainerEntry, (engagement.key, period, hours))
     # Time on a fixed-fee project is not billed by the hour.
+
+
+_PERIODS: dict[date, str] = {}
+
+
+def _period_of(day: date) -> str:
+    """period_of(day), remembered: the days of a few years are a small, bounded set."""
+    if len(_PERIODS) >= 4096:
+        _PERIODS.clear()
+    period = _PERIODS[day] = period_of(day)
+    return period
 
 
 def _close_timesheet_after(state: EngineState, engagement: TimeAndMaterials,

@@ -71,8 +71,21 @@ class DigestSet:
         return at >= 0 and (not at & 7 or _find(pack, value) >= 0)
 
     def add_text(self, text: str) -> bool:
-        """Add the digest of `text`; return False if it was there already."""
-        return self.add_new(_xxh3(text.encode()))
+        """Add the digest of `text`; return False if it was there already.
+
+        `add_new(digest(text))` in one call: every event and every billed entry comes
+        through here, so the look-up and the insertion are written out in place.
+        """
+        value = _xxh3(text.encode())
+        packs = self._packs
+        index = value[0] << 8 | value[1]
+        pack = packs[index]
+        at = pack.find(value)
+        if at >= 0 and (not at & 7 or _find(pack, value) >= 0):
+            return False
+        packs[index] = pack + value
+        self._size += 1
+        return True
 
     def add_new(self, value: bytes) -> bool:
         """Add `value` (8 bytes); return False if it was there already."""

@@ -139,10 +139,12 @@ class EngineState:
     def bill(self, engagement_key: str, items: tuple[Billable, ...]) -> None:
         """Take items out of the unbilled pool: an invoice now bills them, once, ever."""
         pool = self.pool.get(engagement_key, {})
+        pool_index, billed = self.pool_index, self.billed_entries
         for item in items:
-            del pool[item.key]
-            self.pool_index.pop(item.key, None)
-            self.billed_entries.add(digest(item.key))
+            key = item.key
+            del pool[key]
+            pool_index.pop(key, None)
+            billed.add_text(key)
 
     def unbill(self, engagement_key: str, items: tuple[Billable, ...]) -> None:
         """Give items of a voided invoice back to the unbilled pool."""
