@@ -1,13 +1,14 @@
-"""Add a rule's duration to an instant the way people mean it, in the agency's calendar."""
+"""Add a rule's duration to an instant or a day the way people mean it, in the agency's
+calendar."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from engine.model.calendar import AgencyCalendar
 from engine.model.duration import Duration
 
-__all__ = ["after"]
+__all__ = ["after", "day_after"]
 
 
 def after(instant: datetime, duration: Duration, calendar: AgencyCalendar) -> datetime:
@@ -17,3 +18,10 @@ def after(instant: datetime, duration: Duration, calendar: AgencyCalendar) -> da
     local = instant.astimezone(calendar.zone)
     day = calendar.add_business_days(local.date(), duration.amount)
     return calendar.at_local(day, local.time().replace(second=0, microsecond=0))
+
+
+def day_after(day: date, duration: Duration, calendar: AgencyCalendar) -> date:
+    """Return the day `duration` after `day`; business days skip weekends and holidays."""
+    if duration.is_business:
+        return calendar.add_business_days(day, duration.amount)
+    return day + duration.as_timedelta()
