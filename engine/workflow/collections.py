@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from operator import attrgetter
+from typing import NamedTuple
 
 from engine.core.step import Step
 from engine.core.timers import Timer
@@ -20,52 +22,58 @@ from engine.model.invoice import Invoice, make_line
 from engine.model.money import percent_of
 from engine.ruleset.expressions import ExpressionError
 from engine.ruleset.types import Client, EscalationRule, ReminderCadence, ReminderStep
-from engine.workflow.context import (condition_context, condition_roots, days_overdue,
-                                     open_balances)
+from engine.workflow.context import (StandingFields, condition_context, condition_roots,
+                                     days_overdue, open_balances)
+from engine.workflow.timing import day_after
 
 __all__ = ["on_issued", "on_reminder_timer", "on_day_timer", "stop_collections",
            "reminder_instant", "arm_day_timer"]
 
 DAY_TIMER = "day:escalations"
+# The open invoices' fields that do not change from one day's check to the next.
+_STANDING = StandingFields()
 
 
 def reminder_instant(step: Step, cadence: ReminderCadence, reminder: ReminderStep,
                      due: date) -> datetime:
     """Return when a cadence step fires for an invoice due on `due`."""
     calendar = step.rules.agency.calendar
-    offset = reminder.offset
-    if offset.is_business:
-        day = calendar.add_business_days(due, offset.amount)
-    else:
-        day = due + offset.as_timedelta()
+    day = day_after(due, reminder.offset, calendar)
     if cadence.business_days_only:
         day = calendar.next_business_day(day)
     return calendar.at_local(day, cadence.send_at)
 
 
 def _cadence_steps(step: Step, invoice: Invoice) -> tuple[ReminderCadence, list[tuple[datetime, int]]]:
-    """Return the invoice's cadence and its steps' instants, in firing order."""
+    """Return the invoice's cadence and its steps' instants (in UTC), in firing order."""
     client = step.client(invoice.client)
     cadence = step.rules.reminder_cadences[client.reminder_cadence]
     due = invoice.due_date
     assert due is not None
-    # Invoices due on the same day share their reminder times: work them out once.
+    # Invoices due on the same day share their reminder times: work them out once. In UTC,
+    # like the timers they are compared with (mixed offsets compare far more slowly).
     key = ("reminders", cadence.id, due)
     timed = step.rules.memo.get(key)
     if timed is None:
-        timed = sorted((reminder_instant(step, cadence, s, due), i)
+        timed = sorted((reminder_instant(step, cadence, s, due).astimezone(timezone.utc), i)
                        for i, s in enumerate(cadence.steps))
         step.rules.memo[key] = timed
     return cadence, timed
 
 
-def _arm_next_reminder(step: Step, invoice: Invoice, after: datetime) -> None:
-    """Arm the invoice's first cadence step strictly after `after`, if any is left."""
-    _, timed = _cadence_steps(step, invoice)
-    for instant, index in timed:
-        if instant > after:
-            step.state.timers.arm(instant, "reminder", invoice.id, detail=str(index))
-            return
+def _step_after(timed: list[tuple[datetime, int]], after: datetime) -> tuple[datetime, int] | None:
+    """Return the first cadence step strictly after `after`, if any is left."""
+    for instant_and_index in timed:
+        if instant_and_index[0] > after:
+            return instant_and_index
+    return None
+
+
+def _arm_reminder(step: Step, invoice: Invoice, next_step: tuple[datetime, int] | None) -> None:
+    """Arm the invoice's reminder timer for `next_step`, if there is one."""
+    if next_step is not None:
+        instant, index = next_step
+        step.state.timers.arm(instant, "reminder", invoice.id, detail=str(index))
 
 
 def arm_day_timer(step: Step) -> None:
@@ -81,7 +89,8 @@ def on_issued(step: Step, invoice: Invoice) -> None:
     """Start collecting an issued invoice: its reminders and the daily escalation check."""
     if not invoice.is_open:
         return
-    _arm_next_reminder(step, invoice, step.at)
+    _, timed = _cadence_steps(step, invoice)
+    _arm_reminder(step, invoice, _step_after(timed, step.at))
     arm_day_timer(step)
 
 
@@ -97,17 +106,18 @@ def on_reminder_timer(step: Step, timer: Timer) -> None:
     if invoice is None or not invoice.is_open:
         return
     cadence, timed = _cadence_steps(step, invoice)
-    later = [instant for instant, _ in timed if instant > timer.fire_at]
-    if step.resumed and later and later[0] <= step.at:
-        _arm_next_reminder(step, invoice, timer.fire_at)  # a later step is also overdue
+    next_step = _step_after(timed, timer.fire_at)
+    if step.resumed and next_step is not None and next_step[0] <= step.at:
+        _arm_reminder(step, invoice, next_step)  # a later step is also overdue
         return
     if invoice.id not in state.disputed:
         reminder = cadence.steps[int(timer.detail)]
+        shown = invoice.as_json()
         step.emit("reminder.sent", invoice.id, invoice.client, cadence.source, {
-            "invoice": invoice.as_json(), "step": reminder.id, "template": reminder.template,
-            "balance": invoice.as_json()["balance"],
+            "invoice": shown, "step": reminder.id, "template": reminder.template,
+            "balance": shown["balance"],
         }, reminder.id)
-    _arm_next_reminder(step, invoice, timer.fire_at)
+    _arm_reminder(step, invoice, next_step)
 
 
 def _notify(step: Step, rule: EscalationRule, client: Client) -> list[str]:
@@ -152,50 +162,92 @@ def _escalation_roots(step: Step) -> frozenset[str]:
     return roots
 
 
-def _escalate(step: Step, invoice: Invoice, client: Client, open_balance: Decimal | None,
-              roots: frozenset[str]) -> None:
-    from engine.billing.drafting import record_draft  # drafting routes through approval
+def _client_rules(step: Step, client: Client) -> tuple[EscalationRule, ...]:
+    """Return the escalation rules that apply to the client's invoices, in their order."""
+    key = ("escalation rules", client.id)
+    rules = step.rules.memo.get(key)
+    if rules is None:
+        escalation_rules = step.rules.escalation_rules
+        rule_ids = (client.escalation_rules if client.escalation_rules is not None
+                    else tuple(escalation_rules))
+        rules = step.rules.memo[key] = tuple(escalation_rules[rule_id] for rule_id in rule_ids)
+    return rules
 
+
+def _repeat_due(step: Step, rule: EscalationRule, last: date, today: date) -> bool:
+    """Tell whether a rule that fired on `last` may fire again today."""
+    if rule.repeat is None:
+        return False
+    # Every invoice the rule fired for on the same day may fire again on the same day.
+    key = ("escalation repeat", rule.id, last)
+    again = step.rules.memo.get(key)
+    if again is None:
+        again = step.rules.memo[key] = day_after(last, rule.repeat, step.rules.agency.calendar)
+    return today >= again
+
+
+class _ClientCheck(NamedTuple):
+    """What a day's check reads once per client: the client, its rules, its open balance."""
+
+    client: Client
+    rules: tuple[EscalationRule, ...]
+    open_balance: Decimal | None
+
+
+def _escalate(step: Step, invoice: Invoice, check: _ClientCheck, roots: frozenset[str],
+              today: date) -> None:
+    """Fire the client's escalation rules that may fire today and hold for the invoice."""
     state = step.state
-    fired = state.escalations_fired.setdefault(invoice.id, {})
-    engagement = client.engagements.get(invoice.engagement)
-    context = condition_context(state, client, engagement, invoice, step.today, step.at,
-                                open_balance, roots)
-    rule_ids = client.escalation_rules if client.escalation_rules is not None \
-        else tuple(step.rules.escalation_rules)
-    for rule_id in rule_ids:
-        rule = step.rules.escalation_rules[rule_id]
-        last = fired.get(rule_id)
-        if last is not None and not _repeat_due(step, rule, last[0]):
+    fired = state.escalations_fired.get(invoice.id)
+    if fired is None:
+        fired = state.escalations_fired[invoice.id] = {}
+    context = None  # built once, and only if a rule may fire
+    for rule in check.rules:
+        last = fired.get(rule.id)
+        if last is not None and not _repeat_due(step, rule, last[0], today):
             continue
+        if context is None:
+            client = check.client
+            context = condition_context(state, client, client.engagements.get(invoice.engagement),
+                                        invoice, today, step.at, check.open_balance, roots,
+                                        _STANDING.of(invoice) if "invoice" in roots else None)
         try:
             if not rule.when.evaluate(context):
                 continue
         except ExpressionError:
             continue  # a condition that cannot be evaluated does not fire
         count = 1 if last is None else last[1] + 1
-        fired[rule_id] = (step.today, count)
-        late_fee = _late_fee(step, invoice, rule, count)
-        payload = {"invoice": invoice.as_json(), "rule": rule.id,
-                   "notify": _notify(step, rule, client),
-                   "days_overdue": days_overdue(invoice, step.today)}
-        if late_fee is not None:
-            payload["late_fee_invoice"] = late_fee.id
-        step.emit("escalation.triggered", invoice.id, invoice.client, rule.source, payload,
-                  rule.id, count)
-        if late_fee is not None:
-            record_draft(step, late_fee, rule.source, ())
+        fired[rule.id] = (today, count)
+        _fire(step, invoice, check.client, rule, count, today)
 
 
-def _repeat_due(step: Step, rule: EscalationRule, last: date) -> bool:
-    """Tell whether a rule that fired on `last` may fire again today."""
-    if rule.repeat is None:
-        return False
-    if rule.repeat.is_business:
-        again = step.rules.agency.calendar.add_business_days(last, rule.repeat.amount)
-    else:
-        again = last + rule.repeat.as_timedelta()
-    return step.today >= again
+def _fire(step: Step, invoice: Invoice, client: Client, rule: EscalationRule, count: int,
+          today: date) -> None:
+    """Record that a rule fired for an invoice, and draft its late fee if it has one."""
+    late_fee = _late_fee(step, invoice, rule, count)
+    payload = {"invoice": invoice.as_json(), "rule": rule.id,
+               "notify": _notify(step, rule, client),
+               "days_overdue": days_overdue(invoice, today)}
+    if late_fee is not None:
+        payload["late_fee_invoice"] = late_fee.id
+    step.emit("escalation.triggered", invoice.id, invoice.client, rule.source, payload,
+              rule.id, count)
+    if late_fee is not None:
+        from engine.billing.drafting import record_draft  # drafting routes through approval
+        record_draft(step, late_fee, rule.source, ())
+
+
+def _late_invoices(step: Step, today: date) -> list[Invoice]:
+    """Return the open invoices escalation looks at today, in id order: past their due date,
+    neither disputed nor late fees themselves."""
+    state = step.state
+    invoices = state.invoices
+    disputed = state.disputed
+    late = [invoice for invoice in map(invoices.__getitem__, state.open_ids)
+            if invoice.due_date is not None and invoice.due_date < today
+            and invoice.trigger != "late_fee" and invoice.id not in disputed]
+    late.sort(key=attrgetter("id"))
+    return late
 
 
 def on_day_timer(step: Step, timer: Timer) -> None:
@@ -204,19 +256,24 @@ def on_day_timer(step: Step, timer: Timer) -> None:
     calendar = step.rules.agency.calendar
     day = calendar.local_date(timer.fire_at)
     next_start = calendar.start_of_day(day + timedelta(days=1))
-    open_invoices = state.open_invoices()
-    if open_invoices:
+    if state.open_ids:
         state.timers.arm(next_start, "day", "escalations", key=DAY_TIMER)
     if step.resumed and next_start <= step.at:
         return  # after downtime the check runs once, for today
     today = step.today
+    # Escalation is for late invoices: one not yet past due is not looked at.
+    late = _late_invoices(step, today)
+    if not late:
+        return
     roots = _escalation_roots(step)
     # The open balances as the check begins (read only when a rule reads client fields).
     balances = open_balances(state) if "client" in roots else {}
-    for invoice in open_invoices:
-        # Escalation is for late invoices: one not yet past due is not looked at.
-        if (invoice.due_date is None or invoice.due_date >= today
-                or invoice.id in state.disputed or invoice.trigger == "late_fee"):
-            continue
-        _escalate(step, invoice, step.client(invoice.client), balances.get(invoice.client),
-                  roots)
+    checks: dict[str, _ClientCheck] = {}
+    for invoice in late:
+        check = checks.get(invoice.client)
+        if check is None:
+            client = step.client(invoice.client)
+            check = checks[client.id] = _ClientCheck(client, _client_rules(step, client),
+                                                     balances.get(client.id))
+        _escalate(step, invoice, check, roots, today)
+    _STANDING.run_done()
