@@ -22,7 +22,7 @@ from engine.model.invoice import Invoice, make_line
 from engine.model.money import percent_of
 from engine.ruleset.expressions import ExpressionError
 from engine.ruleset.types import Client, EscalationRule, ReminderCadence, ReminderStep
-from engine.workflow.context import (StandingFields, condition_context, condition_roots,
+from engine.workflow.context import (condition_context, condition_fields, condition_roots,
                                      days_overdue, open_balances)
 from engine.workflow.timing import day_after
 
@@ -30,8 +30,6 @@ __all__ = ["on_issued", "on_reminder_timer", "on_day_timer", "stop_collections",
            "reminder_instant", "arm_day_timer"]
 
 DAY_TIMER = "day:escalations"
-# The open invoices' fields that do not change from one day's check to the next.
-_STANDING = StandingFields()
 
 
 def reminder_instant(step: Step, cadence: ReminderCadence, reminder: ReminderStep,
@@ -153,13 +151,21 @@ def _late_fee(step: Step, invoice: Invoice, rule: EscalationRule, count: int) ->
                          tax_rate=None, tax_label=None, trigger="late_fee")
 
 
-def _escalation_roots(step: Step) -> frozenset[str]:
-    """Return the context roots any escalation rule reads (the same for every client)."""
-    roots = step.rules.memo.get("escalation roots")
-    if roots is None:
-        roots = step.rules.memo["escalation roots"] = condition_roots(
-            rule.when for rule in step.rules.escalation_rules.values())
-    return roots
+class _Reads(NamedTuple):
+    """What escalation rules read: the context roots, and which invoice fields."""
+
+    roots: frozenset[str]
+    invoice_fields: tuple[str, ...]
+
+
+def _escalation_reads(step: Step) -> _Reads:
+    """Return what any escalation rule reads (the same for every client)."""
+    reads = step.rules.memo.get("escalation reads")
+    if reads is None:
+        conditions = [rule.when for rule in step.rules.escalation_rules.values()]
+        reads = step.rules.memo["escalation reads"] = _Reads(
+            condition_roots(conditions), tuple(sorted(condition_fields(conditions, "invoice"))))
+    return reads
 
 
 def _client_rules(step: Step, client: Client) -> tuple[EscalationRule, ...]:
@@ -194,7 +200,7 @@ class _ClientCheck(NamedTuple):
     open_balance: Decimal | None
 
 
-def _escalate(step: Step, invoice: Invoice, check: _ClientCheck, roots: frozenset[str],
+def _escalate(step: Step, invoice: Invoice, check: _ClientCheck, reads: _Reads,
               today: date) -> None:
     """Fire the client's escalation rules that may fire today and hold for the invoice."""
     state = step.state
@@ -209,8 +215,8 @@ def _escalate(step: Step, invoice: Invoice, check: _ClientCheck, roots: frozense
         if context is None:
             client = check.client
             context = condition_context(state, client, client.engagements.get(invoice.engagement),
-                                        invoice, today, step.at, check.open_balance, roots,
-                                        _STANDING.of(invoice) if "invoice" in roots else None)
+                                        invoice, today, step.at, check.open_balance, reads.roots,
+                                        reads.invoice_fields)
         try:
             if not rule.when.evaluate(context):
                 continue
@@ -265,9 +271,9 @@ def on_day_timer(step: Step, timer: Timer) -> None:
     late = _late_invoices(step, today)
     if not late:
         return
-    roots = _escalation_roots(step)
+    reads = _escalation_reads(step)
     # The open balances as the check begins (read only when a rule reads client fields).
-    balances = open_balances(state) if "client" in roots else {}
+    balances = open_balances(state) if "client" in reads.roots else {}
     checks: dict[str, _ClientCheck] = {}
     for invoice in late:
         check = checks.get(invoice.client)
@@ -275,5 +281,4 @@ def on_day_timer(step: Step, timer: Timer) -> None:
             client = step.client(invoice.client)
             check = checks[client.id] = _ClientCheck(client, _client_rules(step, client),
                                                      balances.get(client.id))
-        _escalate(step, invoice, check, roots, today)
-    _STANDING.run_done()
+        _escalate(step, invoice, check, reads, today)

@@ -16,9 +16,10 @@ from engine.core.state import EngineState
 from engine.model.invoice import Invoice
 from engine.ruleset.expressions import Condition
 from engine.ruleset.types import Client, Engagement
+from engine.ruleset.vocabulary import CONDITION_ROOTS
 
-__all__ = ["invoice_fields", "standing_invoice_fields", "StandingFields", "client_fields",
-           "engagement_fields", "condition_context", "condition_roots", "days_overdue", "open_balances"]
+__all__ = ["invoice_fields", "client_fields", "engagement_fields", "condition_context",
+           "condition_roots", "condition_fields", "days_overdue", "open_balances"]
 
 
 def days_overdue(invoice: Invoice, today: date) -> int:
@@ -26,53 +27,41 @@ def days_overdue(invoice: Invoice, today: date) -> int:
     return (today - invoice.due_date).days if invoice.due_date else 0
 
 
-def standing_invoice_fields(invoice: Invoice) -> dict[str, Any]:
-    """Return the invoice's fields that do not change from day to day (the same for the same
-    invoice object: a changed invoice is a new one); `invoice_fields` fills in the others."""
+def invoice_fields(invoice: Invoice, today: date, is_first: bool,
+                   names: Collection[str] | None = None) -> dict[str, Any]:
+    """Return the invoice's fields on `today`; with `names`, only those fields."""
+    if names is not None:
+        return {name: _invoice_field(invoice, name, today, is_first) for name in names}
     return {
         "id": invoice.id, "number": invoice.number, "status": invoice.status,
         "client": invoice.client, "engagement": invoice.engagement, "currency": invoice.currency,
         "subtotal": invoice.subtotal, "tax": invoice.tax, "total": invoice.total,
         "balance": invoice.balance, "issue_date": invoice.issue_date,
-        "due_date": invoice.due_date, "days_overdue": None,
+        "due_date": invoice.due_date, "days_overdue": days_overdue(invoice, today),
         "period_start": invoice.period_start, "period_end": invoice.period_end,
-        "trigger": invoice.trigger, "line_count": len(invoice.lines), "is_first": None,
+        "trigger": invoice.trigger, "line_count": len(invoice.lines), "is_first": is_first,
         "warnings": list(invoice.warnings),
     }
 
 
-def invoice_fields(invoice: Invoice, today: date, is_first: bool,
-                   standing: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Return the invoice's fields on `today`; `standing` are its standing fields, if at hand
-    (they are copied, not changed)."""
-    fields = standing_invoice_fields(invoice) if standing is None else standing.copy()
-    fields["days_overdue"] = days_overdue(invoice, today)
-    fields["is_first"] = is_first
-    return fields
+# The invoice fields that are the invoice's own attributes, under the same names.
+_INVOICE_ATTRIBUTES = CONDITION_ROOTS["invoice"] - {"days_overdue", "line_count", "is_first",
+                                                    "warnings"}
 
 
-class StandingFields:
-    """The standing fields of the invoices a recurring check reads, kept until its next run.
-
-    An invoice is immutable (a changed one is a new object), so the fields read from the very
-    same object are still true the next day; each run keeps only the invoices it read.
-    """
-
-    def __init__(self) -> None:
-        self._kept: dict[str, tuple[Invoice, dict[str, Any]]] = {}
-        self._read: dict[str, tuple[Invoice, dict[str, Any]]] = {}
-
-    def of(self, invoice: Invoice) -> dict[str, Any]:
-        """Return the invoice's standing fields (see `standing_invoice_fields`)."""
-        entry = self._kept.get(invoice.id)
-        if entry is None or entry[0] is not invoice:
-            entry = (invoice, standing_invoice_fields(invoice))
-        self._read[invoice.id] = entry
-        return entry[1]
-
-    def run_done(self) -> None:
-        """Keep what this run read for the next one, and nothing else."""
-        self._kept, self._read = self._read, {}
+def _invoice_field(invoice: Invoice, name: str, today: date, is_first: bool) -> Any:
+    """Return one of the fields `invoice_fields` returns, or None for a name it lacks."""
+    if name in _INVOICE_ATTRIBUTES:
+        return getattr(invoice, name)
+    if name == "days_overdue":
+        return days_overdue(invoice, today)
+    if name == "line_count":
+        return len(invoice.lines)
+    if name == "is_first":
+        return is_first
+    if name == "warnings":
+        return list(invoice.warnings)
+    return None
 
 
 def client_fields(client: Client, open_balance: Decimal) -> dict[str, Any]:
@@ -121,21 +110,32 @@ def condition_roots(conditions: Iterable[Condition | None]) -> frozenset[str]:
     return frozenset(roots)
 
 
+def condition_fields(conditions: Iterable[Condition | None], root: str) -> frozenset[str]:
+    """Return the fields of `root` that any of `conditions` reads (`invoice` -> `total`, ...).
+
+    Like roots, a field no condition names is never read: conditions read a field only by
+    naming it (`invoice.total`), never a whole root.
+    """
+    prefix = f"{root}."
+    return frozenset(name[len(prefix):] for condition in conditions if condition is not None
+                     for name in condition.names if name.startswith(prefix))
+
+
 def condition_context(state: EngineState, client: Client, engagement: Engagement | None,
                       invoice: Invoice, today: date, now: datetime,
                       open_balance: Decimal | None = None,
                       roots: Collection[str] | None = None,
-                      invoice_standing: dict[str, Any] | None = None) -> dict[str, Any]:
+                      invoice_names: Collection[str] | None = None) -> dict[str, Any]:
     """Return the names a condition may read about `invoice` at `now`.
 
     With `roots`, only those roots are built (see `condition_roots`); the others are left
-    out, and read as empty by a condition, which never reads them. `invoice_standing` are
-    the invoice's standing fields, if at hand.
+    out, and read as empty by a condition, which never reads them. With `invoice_names`, only
+    those invoice fields are (see `condition_fields`).
     """
     context: dict[str, Any] = {}
     if roots is None or "invoice" in roots:
         is_first = client.id not in state.clients_invoiced
-        context["invoice"] = invoice_fields(invoice, today, is_first, invoice_standing)
+        context["invoice"] = invoice_fields(invoice, today, is_first, invoice_names)
     if roots is None or "client" in roots:
         if open_balance is None:
             open_balance = _open_balance(state, client.id)
