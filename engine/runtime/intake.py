@@ -83,7 +83,8 @@ def ingest_text(store: Store, text: str, source: str, received_at: datetime) -> 
             continue
         # An NDJSON line is kept as sent; an array's items and a lone object as compact JSON.
         body = line if line is not None else json.dumps(item, separators=(",", ":"))
-        incoming.append(IncomingEvent(id=event.id, type=event.type, at=event.at.isoformat(),
+        # `at` as the sender wrote it (the parsed event holds it in UTC, the engine's time).
+        incoming.append(IncomingEvent(id=event.id, type=event.type, at=item["at"],
                                       body=body, source=where, received_at=received_at))
     new = store.append_events(incoming) if incoming else []
     accepted = sum(1 for flag in new if flag)
