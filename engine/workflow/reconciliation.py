@@ -62,11 +62,20 @@ def _by_reference(step: Step, payment: Payment) -> list[Invoice]:
     found: list[Invoice] = []
     for token in _TOKEN.findall(payment.reference):
         invoice_id = state.numbers.get(token)
-        if invoice_id is not None and state.invoices[invoice_id].is_open:
+        if invoice_id is not None and invoice_id in state.open_ids:
             invoice = state.invoices[invoice_id]
             if invoice not in found:
                 found.append(invoice)
     return found
+
+
+def _open_invoices(step: Step, client_id: str, currency: str) -> list[Invoice]:
+    """Return the client's open invoices in `currency`, in the order they were drafted."""
+    state = step.state
+    invoices, open_ids = state.invoices, state.open_ids
+    # The open-invoice index spares a look at every invoice the client was ever sent.
+    return [invoices[invoice_id] for invoice_id in state.by_client.get(client_id, ())
+            if invoice_id in open_ids and invoices[invoice_id].currency == currency]
 
 
 def _oldest_first(invoices: list[Invoice]) -> list[Invoice]:
@@ -140,8 +149,7 @@ def _unmatched(step: Step, payment: Payment, reason: str) -> None:
 
 def _settle_for_client(step: Step, payment: Payment, client: Client) -> None:
     payment = payment._replace(client=client.id)
-    open_invoices = [inv for inv in step.state.client_invoices(client.id)
-                     if inv.is_open and inv.currency == payment.currency]
+    open_invoices = _open_invoices(step, client.id, payment.currency)
     if not open_invoices and payment.currency != client.currency:
         _unmatched(step, payment, f"currency {payment.currency} matches no open invoice of "
                                   f"{client.id} (billed in {client.currency})")
@@ -212,8 +220,7 @@ def payment_assigned(step: Step, event: Event) -> None:
         raise EventError(event.origin, None, f"unknown client '{assigned.client}'")
     del step.state.unmatched[payment.id]
     payment = payment._replace(client=client.id)
-    targets = _oldest_first([inv for inv in step.state.client_invoices(client.id)
-                             if inv.is_open and inv.currency == payment.currency])
+    targets = _oldest_first(_open_invoices(step, client.id, payment.currency))
     _allocate(step, payment, targets, f"reconciliation#assigned_by:{assigned.by}")
 
 
