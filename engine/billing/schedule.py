@@ -20,7 +20,7 @@ from engine.billing.time_materials import expense_line
 from engine.billing.periods import (
     Month, month_bounds, month_of, next_month, period_key, previous_month, service_window,
 )
-from engine.core.state import EngineState, digest
+from engine.core.state import EngineState
 from engine.core.step import Step
 from engine.core.timers import Timer
 from engine.model.invoice import Invoice
@@ -121,9 +121,10 @@ def _draft_retainer(step: Step, client: Client, engagement: Retainer, month: Mon
         if record.entries and month_bounds((int(period[:4]), int(period[5:7])))[1] < day:
             # The period's overage is settled: its entries count as billed from now on
             # (a re-approval is ignored), and need no longer be told apart.
+            counted, billed = state.retainer_index, state.billed_entries
             for source_key in record.entries:
-                state.retainer_index.pop(source_key, None)
-                state.billed_entries.add(digest(source_key))
+                counted.pop(source_key, None)
+                billed.add_text(source_key)
             record.entries.clear()
     record_draft(step, invoice, engagement.source, expenses)
 
