@@ -19,7 +19,7 @@ from engine.billing import project_fixed
 from engine.billing.drafting import record_draft, unique_draft_id
 from engine.billing.periods import period_of
 from engine.billing.time_materials import expense_line
-from engine.core.state import Billable, EngineState, PeriodHours, RetainerEntry
+from engine.core.state import BILLING_ORDER, Billable, EngineState, PeriodHours, RetainerEntry
 from engine.core.step import Step
 from engine.errors import EventError
 from engine.model.events import Event, ExpenseApproved, MilestoneCompleted, TimeApproved, TimeUnapproved
@@ -201,6 +201,6 @@ def take_expenses(step: Step, engagement: Engagement, before: date) -> tuple[Bil
     pool = state.pool.get(engagement.key, {})
     taken = tuple(sorted((item for item in pool.values()
                           if item.kind == "expense" and item.date < before),
-                         key=lambda item: (item.date, item.key)))
+                         key=BILLING_ORDER))
     state.bill(engagement.key, taken)
     return taken

@@ -20,7 +20,7 @@ from engine.billing.time_materials import expense_line
 from engine.billing.periods import (
     Month, month_bounds, month_of, next_month, period_key, previous_month, service_window,
 )
-from engine.core.state import EngineState
+from engine.core.state import BILLING_ORDER, EngineState
 from engine.core.step import Step
 from engine.core.timers import Timer
 from engine.model.invoice import Invoice
@@ -135,7 +135,7 @@ def draft_time_invoice(step: Step, client: Client, engagement: TimeAndMaterials,
     state = step.state
     pool = state.pool.get(engagement.key, {})
     items = tuple(sorted((item for item in pool.values() if item.date < before),
-                         key=lambda item: (item.date, item.key)))
+                         key=BILLING_ORDER))
     if not items:
         return  # no empty invoices
     names = {person.id: person.name for person in step.rules.agency.people.values()}

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
-from engine.core.state import Billable
+from engine.core.state import BILLING_ORDER, Billable
 from engine.model.calendar import AgencyCalendar
 from engine.model.invoice import Line, make_line
 from engine.model.money import display_money, round_money
@@ -90,7 +90,7 @@ def billing_lines(engagement: TimeAndMaterials, entries: Iterable[Billable], dra
     priced: dict[tuple[int, str | None, str | None, str | None, Decimal],
                  tuple[str, Decimal, Decimal]] = {}
     in_force = engagement.in_force
-    for entry in sorted(entries, key=_entry_order):
+    for entry in sorted(entries, key=BILLING_ORDER):
         terms = terms_on.get(entry.date)
         if terms is None:
             terms = terms_on[entry.date] = in_force(entry.date)  # type: ignore[assignment]
@@ -124,10 +124,6 @@ def billing_lines(engagement: TimeAndMaterials, entries: Iterable[Billable], dra
                              "— written off", Decimal(1), -excess, currency)
         return lines + (writeoff,), ()
     return lines, (OVER_CAP,)
-
-
-def _entry_order(entry: Billable) -> tuple[date, str]:
-    return (entry.date, entry.key)
 
 
 def _price(terms: TimeAndMaterials, entry: Billable) -> tuple[Decimal, Decimal]:

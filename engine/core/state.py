@@ -19,13 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import NamedTuple
 
 from engine.core.digests import DigestSet, digest
 from engine.core.timers import TimerQueue
 from engine.model.invoice import Invoice
 
-__all__ = ["EngineState", "Billable", "ApprovalWait", "PeriodHours", "RetainerEntry",
+__all__ = ["EngineState", "Billable", "BILLING_ORDER", "ApprovalWait", "PeriodHours", "RetainerEntry",
            "Payment", "digest"]
 
 
@@ -44,6 +45,10 @@ class Billable(NamedTuple):
     amount: Decimal
     description: str
     approved_at: datetime
+
+
+BILLING_ORDER = itemgetter(3, 0)
+"""Sort key of Billables in the order an invoice lists them: by date, then by key."""
 
 
 class RetainerEntry(NamedTuple):

@@ -23,7 +23,7 @@ from engine.model.events import Event, InvoiceAdjusted, InvoiceApproved, Invoice
 from engine.model.invoice import Invoice, make_line
 from engine.ruleset.context import CLIENT_ROLES
 from engine.ruleset.expressions import ExpressionError
-from engine.ruleset.types import ApprovalRoute, Client, RouteRule, TimeAndMaterials
+from engine.ruleset.types import ApprovalRoute, Client, Engagement, RouteRule, TimeAndMaterials
 from engine.workflow.context import condition_context, condition_roots
 from engine.workflow.issue import issue_invoice
 from engine.workflow.timing import after
@@ -48,12 +48,16 @@ def supporting_json(step: Step, invoice_id: str) -> dict[str, list[dict[str, str
     engagement = step.client(invoice.client).engagements.get(invoice.engagement)
     time_rows: list[dict[str, str]] = []
     expense_rows: list[dict[str, str]] = []
-    # An invoice's entries share a few dates, people, roles and hour values: each distinct
-    # combination is priced and written out once.
-    terms_on: dict[date, TimeAndMaterials] = {}
+    # An invoice's entries share a few dates, people, roles and hour values: each date is
+    # written out (with the terms in force on it) and each distinct combination priced once.
+    days: dict[date, tuple[str, Engagement | None]] = {}
     shown: dict[tuple[int, str, str | None, Decimal], tuple[str, str, str]] = {}
     for item in step.state.supporting.get(invoice_id, ()):
-        row = {"event": item.event, "date": item.date.isoformat(), "project": item.project}
+        day = days.get(item.date)
+        if day is None:
+            terms = engagement.in_force(item.date) if engagement is not None else None
+            day = days[item.date] = (item.date.isoformat(), terms)
+        row = {"event": item.event, "date": day[0], "project": item.project}
         if item.key != item.event:
             row["source_id"] = item.key
         if item.kind == "expense":
@@ -62,11 +66,8 @@ def supporting_json(step: Step, invoice_id: str) -> dict[str, list[dict[str, str
             expense_rows.append(row)
             continue
         # Time entries are billed only on time-and-materials engagements.
-        assert isinstance(engagement, TimeAndMaterials)
-        terms = terms_on.get(item.date)
-        if terms is None:
-            terms = terms_on[item.date] = engagement.in_force(item.date)  # type: ignore[assignment]
-            assert isinstance(terms, TimeAndMaterials)
+        terms = day[1]
+        assert isinstance(engagement, TimeAndMaterials) and isinstance(terms, TimeAndMaterials)
         combination = (id(terms), item.person or "", item.role, item.hours)
         texts = shown.get(combination)
         if texts is None:
