@@ -269,8 +269,13 @@ def to_decimal(value: object) -> Decimal:
 
 def round_money(amount: Decimal | int | str, currency: str) -> Decimal:
     """Round `amount` half-up (away from zero at .5) to the minor units of `currency`."""
-    exact = to_decimal(amount)
-    rounded = exact.quantize(quantum(currency), rounding=ROUND_HALF_UP, context=_WIDE)
+    # Almost every amount is already a finite Decimal in a known currency: that case skips
+    # the parsing and the checks (which still run, and raise, for anything else).
+    exact = amount if type(amount) is Decimal and amount.is_finite() else to_decimal(amount)
+    step = _QUANTA.get(currency) if type(currency) is str else None
+    if step is None:
+        step = quantum(currency)
+    rounded = exact.quantize(step, rounding=ROUND_HALF_UP, context=_WIDE)
     # -0.001 rounds to -0.00; an invoice should never show a negative zero.
     return rounded.copy_abs() if rounded.is_zero() else rounded
 
