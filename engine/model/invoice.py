@@ -61,7 +61,7 @@ def format_unit_price(price: Decimal, currency: str) -> str:
     """Render a unit price with at least the currency's minor units, more if it has them."""
     rounded = round_money(price, currency)
     if rounded == price:
-        return format_money(price, currency)
+        return format(rounded, "f")  # as format_money writes it
     return format(price.normalize(), "f")
 
 
@@ -127,10 +127,18 @@ class Invoice:
         if unknown:
             raise TypeError(f"Invoice has no field {sorted(unknown)[0]!r}")
         values = dict(self.__dict__)
-        values.pop("_json", None)  # the cached JSON is of this invoice, not the copy
+        shown = values.pop("_json", None)  # the cached JSON is of this invoice, not the copy
         values.update(changes)
         copy = object.__new__(type(self))
         copy.__dict__.update(values)
+        if shown is not None and changes.keys() <= _STATUS_FIELDS:
+            # Numbered, dated, paid down: the copy shows as this invoice did but for the
+            # changed values, so its lines and amounts need not be written out again (the
+            # two renderings share their lines, which no caller changes).
+            body = dict(shown)
+            for name in changes:
+                body[name] = copy._shown(name)
+            copy.__dict__["_json"] = body
         return copy
 
     def forget_rendering(self) -> None:
@@ -167,16 +175,29 @@ class Invoice:
             "subtotal": format_money(self.subtotal, money),
             "tax": format_money(self.tax, money),
             "total": format_money(self.total, money),
-            "balance": format_money(self.balance, money),
         }
+        # Until a payment, the balance is the total (and shows as it does).
+        body["balance"] = body["total"] if self.balance == self.total else self._shown("balance")
         if self.period_start is not None and self.period_end is not None:
             body["period"] = {"start": self.period_start.isoformat(),
                               "end": self.period_end.isoformat()}
-        body["issue_date"] = self.issue_date.isoformat() if self.issue_date else None
-        body["due_date"] = self.due_date.isoformat() if self.due_date else None
+        body["issue_date"] = self._shown("issue_date")
+        body["due_date"] = self._shown("due_date")
         if self.warnings:
             body["warnings"] = list(self.warnings)
         return body
 
+    def _shown(self, name: str) -> Any:
+        """Return how the invoice object shows one of the fields a status change sets."""
+        value = getattr(self, name)
+        if name == "balance":
+            return format_money(value, self.currency)
+        if name in ("issue_date", "due_date"):
+            return value.isoformat() if value else None
+        return value
+
 
 _INVOICE_FIELDS = frozenset(field.name for field in dataclasses.fields(Invoice))
+# What issuing, paying and voiding change: the invoice object shows each under its own name,
+# in a place that does not depend on its value.
+_STATUS_FIELDS = frozenset({"status", "number", "issue_date", "due_date", "balance"})
