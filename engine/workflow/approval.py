@@ -11,11 +11,12 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from decimal import Decimal
 
-from engine.billing.time_materials import OVER_CAP, entry_pricing
-from engine.core.state import ApprovalWait
+from engine.billing.time_materials import OVER_CAP, entry_rate, rounded_hours
+from engine.core.state import ApprovalWait, Billable
 from engine.core.step import Step
 from engine.core.timers import Timer
 from engine.errors import EventError
@@ -23,7 +24,7 @@ from engine.model.events import Event, InvoiceAdjusted, InvoiceApproved, Invoice
 from engine.model.invoice import Invoice, make_line
 from engine.ruleset.context import CLIENT_ROLES
 from engine.ruleset.expressions import ExpressionError
-from engine.ruleset.types import ApprovalRoute, Client, Engagement, RouteRule, TimeAndMaterials
+from engine.ruleset.types import ApprovalRoute, Client, RouteRule, TimeAndMaterials
 from engine.workflow.context import condition_context, condition_roots
 from engine.workflow.issue import issue_invoice
 from engine.workflow.timing import after
@@ -48,43 +49,57 @@ def supporting_json(step: Step, invoice_id: str) -> dict[str, list[dict[str, str
     engagement = step.client(invoice.client).engagements.get(invoice.engagement)
     time_rows: list[dict[str, str]] = []
     expense_rows: list[dict[str, str]] = []
-    # An invoice's entries share a few dates, people, roles and hour values: each date is
-    # written out (with the terms in force on it) and each distinct combination priced once.
-    days: dict[date, tuple[str, Engagement | None]] = {}
-    shown: dict[tuple[int, str, str | None, Decimal], tuple[str, str, str]] = {}
+    # An invoice's entries share a few dates, people and roles: each date, and the rate of
+    # each person and role (by date only when the engagement has revisions), is written
+    # out once.
+    dates: dict[date, str] = {}
+    rates: dict[tuple[date | None, str | None, str | None], tuple[str, int]] = {}
+    revised = engagement is not None and bool(engagement.revisions)
     for item in step.state.supporting.get(invoice_id, ()):
-        day = days.get(item.date)
-        if day is None:
-            terms = engagement.in_force(item.date) if engagement is not None else None
-            day = days[item.date] = (item.date.isoformat(), terms)
-        row = {"event": item.event, "date": day[0], "project": item.project}
-        if item.key != item.event:
-            row["source_id"] = item.key
-        if item.kind == "expense":
-            row["description"] = item.description
-            row["amount"] = f"{item.amount}"
+        key, event, kind, day, project, person, role, task, hours, amount, description, _ = item
+        shown_day = dates.get(day)
+        if shown_day is None:
+            shown_day = dates[day] = day.isoformat()
+        row = {"event": event, "date": shown_day, "project": project}
+        if key != event:
+            row["source_id"] = key
+        if kind == "expense":
+            row["description"] = description
+            row["amount"] = f"{amount}"
             expense_rows.append(row)
             continue
-        # Time entries are billed only on time-and-materials engagements.
-        terms = day[1]
-        assert isinstance(engagement, TimeAndMaterials) and isinstance(terms, TimeAndMaterials)
-        combination = (id(terms), item.person or "", item.role, item.hours)
-        texts = shown.get(combination)
-        if texts is None:
-            rate, billed = entry_pricing(engagement, item)
-            texts = shown[combination] = (f"{item.hours.normalize():f}",
-                                          f"{billed.normalize():f}", f"{rate}")
-        if item.person is not None:
-            row["person"] = item.person
-        if item.role is not None:
-            row["role"] = item.role
-        if item.task is not None:
-            row["task"] = item.task
-        row["hours"], row["billed_hours"], row["rate"] = texts
-        if item.description:
-            row["description"] = item.description
+        who = (day if revised else None, person, role)
+        pricing = rates.get(who)
+        if pricing is None:
+            # Time entries are billed only on time-and-materials engagements.
+            assert isinstance(engagement, TimeAndMaterials)
+            pricing = rates[who] = _rate_shown(engagement, item)
+        if person is not None:
+            row["person"] = person
+        if role is not None:
+            row["role"] = role
+        if task is not None:
+            row["task"] = task
+        row["hours"], row["billed_hours"] = _hours_shown(hours, pricing[1])
+        row["rate"] = pricing[0]
+        if description:
+            row["description"] = description
         time_rows.append(row)
     return {"time": time_rows, "expenses": expense_rows}
+
+
+def _rate_shown(engagement: TimeAndMaterials, entry: Billable) -> tuple[str, int]:
+    """Return a time entry's rate as shown, and the increment its hours are rounded up to."""
+    terms = engagement.in_force(entry.date)
+    assert isinstance(terms, TimeAndMaterials)
+    return f"{entry_rate(terms, entry.person, entry.role)}", terms.increment_minutes
+
+
+@functools.lru_cache(maxsize=4096)  # the same few hour values recur in every timesheet
+def _hours_shown(hours: Decimal, increment_minutes: int) -> tuple[str, str]:
+    """Return an entry's hours and billed hours as shown (equal values show alike)."""
+    billed = rounded_hours(hours, increment_minutes)
+    return f"{hours.normalize():f}", f"{billed.normalize():f}"
 
 
 def _choose(step: Step, route: ApprovalRoute, client: Client,
