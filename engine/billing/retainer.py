@@ -19,13 +19,15 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from engine.billing.periods import (
-    Month, month_bounds, month_label, next_month, service_window,
+    Month, month_bounds, month_label, next_month, period_of, service_window,
 )
 from engine.core.state import PeriodHours
 from engine.model.calendar import AgencyCalendar
 from engine.model.invoice import Line, make_line
 from engine.model.money import round_money
 from engine.ruleset.types import Retainer
+
+_ZERO = Decimal(0)
 
 __all__ = ["draft_date", "period_lines", "OverageCharge", "overage_charges", "first_month"]
 
@@ -102,17 +104,17 @@ def overage_charges(engagement: Retainer, periods: dict[str, PeriodHours], draft
                     currency: str) -> list[OverageCharge]:
     """Return the overage not yet billed for every period that ended before `drafted_on`."""
     charges = []
+    current = period_of(drafted_on)
     for period in sorted(periods):
+        if period >= current:
+            break  # this period and the later ones have not ended
         year, month = int(period[:4]), int(period[5:7])
-        first, last = month_bounds((year, month))
-        if last >= drafted_on:
-            continue
-        terms = engagement.in_force(first)
+        terms = engagement.in_force(date(year, month, 1))
         assert isinstance(terms, Retainer)
         if terms.included_hours is None or terms.overage_rate is None:
             continue
         record = periods[period]
-        over = max(record.hours - terms.included_hours, Decimal(0)) - record.overage_billed
+        over = max(record.hours - terms.included_hours, _ZERO) - record.overage_billed
         if over <= 0:
             continue
         label = month_label((year, month))

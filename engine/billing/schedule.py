@@ -18,9 +18,9 @@ from engine.billing.drafting import record_draft, unique_draft_id
 from engine.billing.intake import take_expenses
 from engine.billing.time_materials import expense_line
 from engine.billing.periods import (
-    Month, month_bounds, month_of, next_month, period_key, previous_month, service_window,
+    Month, month_of, next_month, period_key, period_of, previous_month, service_window,
 )
-from engine.core.state import BILLING_ORDER, EngineState
+from engine.core.state import BILLING_ORDER, EngineState, PeriodHours
 from engine.core.step import Step
 from engine.core.timers import Timer
 from engine.model.invoice import Invoice
@@ -36,6 +36,19 @@ def is_recurring(engagement: Engagement) -> bool:
 
 
 def _draft_day(rules: RuleSet, engagement: Engagement, month: Month) -> date | None:
+    """Return the day `engagement` drafts `month`, or None when it drafts nothing then.
+
+    Worked out when the timer is armed and looked up again when it fires: remembered
+    with the rules it comes from.
+    """
+    key = ("draft day", engagement.key, month)
+    memo = rules.memo
+    if key not in memo:
+        memo[key] = _work_out_draft_day(rules, engagement, month)
+    return memo[key]  # type: ignore[no-any-return]
+
+
+def _work_out_draft_day(rules: RuleSet, engagement: Engagement, month: Month) -> date | None:
     calendar = rules.agency.calendar
     if isinstance(engagement, Retainer):
         return retainer.draft_date(engagement, calendar, month)
@@ -97,6 +110,7 @@ def on_bill_timer(step: Step, timer: Timer) -> None:
 
 def _draft_retainer(step: Step, client: Client, engagement: Retainer, month: Month,
                     day: date) -> None:
+    """Draft a retainer's month: its fee, the overage of the periods ended, its expenses."""
     state = step.state
     lines = list(retainer.period_lines(engagement, month, client.currency))
     periods = state.retainer_hours.get(engagement.key, {})
@@ -117,16 +131,21 @@ def _draft_retainer(step: Step, client: Client, engagement: Retainer, month: Mon
         period_end=window[1] if window else None)
     for charge in charges:
         periods[charge.period].overage_billed += charge.hours
+    current = period_of(day)
     for period, record in periods.items():
-        if record.entries and month_bounds((int(period[:4]), int(period[5:7])))[1] < day:
-            # The period's overage is settled: its entries count as billed from now on
-            # (a re-approval is ignored), and need no longer be told apart.
-            counted, billed = state.retainer_index, state.billed_entries
-            for source_key in record.entries:
-                counted.pop(source_key, None)
-                billed.add_text(source_key)
-            record.entries.clear()
+        if record.entries and period < current:
+            _settle(state, record)
     record_draft(step, invoice, engagement.source, expenses)
+
+
+def _settle(state: EngineState, record: PeriodHours) -> None:
+    """An ended period's overage is billed: its entries count as billed from now on (a
+    re-approval is ignored), and need no longer be told apart."""
+    index, billed = state.retainer_index, state.billed_entries
+    for source_key in record.entries:
+        index.pop(source_key, None)
+        billed.add_text(source_key)
+    record.entries.clear()
 
 
 def draft_time_invoice(step: Step, client: Client, engagement: TimeAndMaterials, before: date,
@@ -134,23 +153,30 @@ def draft_time_invoice(step: Step, client: Client, engagement: TimeAndMaterials,
     """Draft every unbilled entry of a T&M engagement dated before `before`."""
     state = step.state
     pool = state.pool.get(engagement.key, {})
-    items = tuple(sorted((item for item in pool.values() if item.date < before),
+    items = tuple(sorted([item for item in pool.values() if item.date < before],
                          key=BILLING_ORDER))
     if not items:
         return  # no empty invoices
-    names = {person.id: person.name for person in step.rules.agency.people.values()}
     lines, warnings = time_materials.billing_lines(engagement, items, before, client.currency,
-                                                   names)
+                                                   _person_names(step.rules))
     if not lines:
         return  # nothing to bill (no line has an amount): no empty invoices
-    dates = [item.date for item in items]
     invoice = Invoice.draft(
         id=unique_draft_id(step, base_id), client=client.id, engagement=engagement.id,
         currency=client.currency, lines=lines, tax_rate=client.tax.rate,
-        tax_label=client.tax.label, trigger=trigger, period_start=min(dates),
-        period_end=max(dates), warnings=warnings)
+        tax_label=client.tax.label, trigger=trigger, period_start=items[0].date,
+        period_end=items[-1].date, warnings=warnings)
     state.bill(engagement.key, items)
     record_draft(step, invoice, engagement.source, items)
+
+
+def _person_names(rules: RuleSet) -> dict[str, str]:
+    """Return each agency person's name by id (what `group_by: person` lines show)."""
+    names = rules.memo.get("person names")
+    if names is None:
+        names = rules.memo["person names"] = {
+            person.id: person.name for person in rules.agency.people.values()}
+    return names
 
 
 def on_flush_timer(step: Step, timer: Timer) -> None:
