@@ -23,7 +23,7 @@ class Step:
 
     # A plain slotted class: one is made per event, on the hot path.
     __slots__ = ("rules", "state", "at", "actions", "resumed", "_cause", "_timer", "_event",
-                 "_today")
+                 "_today", "_local_at")
 
     def __init__(self, rules: RuleSet, state: EngineState, at: datetime,
                  actions: list[Action] | None = None, resumed: bool = False,
@@ -37,6 +37,7 @@ class Step:
         self._timer = timer
         self._event = event
         self._today: date | None = None
+        self._local_at: datetime | None = None
 
     @property
     def cause(self) -> str:
@@ -70,15 +71,11 @@ class Step:
     def emit(self, action_type: str, subject: str, client: str | None, rule: Source | str,
              payload: dict[str, Any], *qualifiers: object) -> Action:
         """Record one decision and return it."""
-        action = Action(
-            id=action_id(action_type, subject, *qualifiers),
-            type=action_type,
-            at=self.local(self.at),
-            client=client,
-            rule=str(rule),
-            rules_version=self.rules.version,
-            payload=payload,
-            cause=self.cause,
-        )
+        local_at = self._local_at
+        if local_at is None:  # the actions of one step share their instant
+            local_at = self._local_at = self.local(self.at)
+        action = Action.decided(action_id(action_type, subject, *qualifiers), action_type,
+                                local_at, client, str(rule), self.rules.version, payload,
+                                self.cause)
         self.actions.append(action)
         return action
