@@ -14,7 +14,7 @@ event raises EventError and leaves the state as it was.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 from engine.billing import intake
 from engine.billing.schedule import arm_billing_timers, on_bill_timer, on_flush_timer
@@ -29,6 +29,8 @@ from engine.workflow import approval, reconciliation, voiding
 from engine.workflow.collections import arm_day_timer, on_day_timer, on_reminder_timer
 
 __all__ = ["Engine"]
+
+_UTC = timezone.utc
 
 EventHandler = Callable[[Step, Event], None]
 Recorder = Callable[[RuleSet, EngineState, Event, datetime], None]
@@ -117,7 +119,10 @@ class Engine:
         A repeated event id is ignored. A rejected event raises EventError and changes
         nothing; call `tick` first so the timers due before the event have fired.
         """
-        at = utc(event.at if at is None else at)
+        if at is None:
+            at = event.at
+        if at.tzinfo is not _UTC:
+            at = utc(at)
         clock = state.clock
         if clock is not None and at < clock:
             at = clock

@@ -138,7 +138,10 @@ class EngineState:
 
     def add_unbilled(self, engagement_key: str, item: Billable) -> None:
         """Put an approved entry or expense in its engagement's unbilled pool."""
-        self.pool.setdefault(engagement_key, {})[item.key] = item
+        pool = self.pool.get(engagement_key)
+        if pool is None:
+            pool = self.pool[engagement_key] = {}
+        pool[item.key] = item
         self.pool_index[item.key] = engagement_key
 
     def bill(self, engagement_key: str, items: tuple[Billable, ...]) -> None:
