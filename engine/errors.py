@@ -7,6 +7,7 @@
      ├── ConnectorError(message, retryable)        a connector could not carry out an action
      │    └── UnmappedRecord(record, message)      a vendor record with no billflow counterpart
      ├── StoreError                                the durable store failed or is inconsistent
+     │    └── StaleSnapshot(format, go_live)        an engine snapshot in an older format
      ├── UsageError                                a command was called the wrong way
      └── LinkRefused(reason, message)              a signed link or token that must not be honoured
 
@@ -14,6 +15,8 @@ Every error renders as one clear sentence (`str(err)`); no caller needs a traceb
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 __all__ = [
     "BillflowError",
@@ -23,6 +26,7 @@ __all__ = [
     "ConnectorError",
     "UnmappedRecord",
     "StoreError",
+    "StaleSnapshot",
     "UsageError",
     "LinkRefused",
 ]
@@ -95,6 +99,19 @@ class UnmappedRecord(ConnectorError):
 
 class StoreError(BillflowError):
     """The durable store failed or holds something it should not."""
+
+
+class StaleSnapshot(StoreError):
+    """An engine snapshot in an older format than this billflow reads: rebuild, don't refuse.
+
+    `go_live` is the go-live the old snapshot names, None where it cannot be read.
+    """
+
+    def __init__(self, format: int, go_live: date | None) -> None:
+        super().__init__(f"the engine snapshot is in format {format}, which this billflow "
+                         "no longer reads")
+        self.format = format
+        self.go_live = go_live
 
 
 class UsageError(BillflowError):

@@ -17,8 +17,9 @@ a year's snapshot small; `layouts` names their fields, so a snapshot can be read
 and a record whose fields changed since it was written is refused instead of misread.
 Every field is described once in the tables below; a field added to EngineState or to
 one of its records without a line here makes `dump_state` refuse (see `snapshot_gaps`).
-Adding that line changes what a snapshot holds, so it comes with a new FORMAT: older
-snapshots are then refused with a StoreError (the event log can rebuild the state).
+Adding that line changes what a snapshot holds, so it comes with a new FORMAT: an older
+snapshot then raises StaleSnapshot (the daemon rebuilds the state from the event log), a
+newer or damaged one a plain StoreError.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from engine.core.digests import DigestSet
 from engine.core.state import (ApprovalWait, Billable, EngineState, PeriodHours, Payment,
                                RetainerEntry)
 from engine.core.timers import Timer, TimerQueue
-from engine.errors import StoreError
+from engine.errors import StaleSnapshot, StoreError
 from engine.model.invoice import Invoice, Line
 
 __all__ = ["FORMAT", "dump_state", "load_state", "snapshot_gaps"]
@@ -312,14 +313,27 @@ def dump_state(state: EngineState) -> str:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
 
 
+def _remembered_go_live(document: dict[str, Any]) -> date | None:
+    """Return the go-live a snapshot of an older format names, or None if it cannot be read."""
+    try:
+        return DATE.decode(document["state"]["go_live"])
+    except (_Damaged, KeyError, TypeError, ValueError):
+        return None
+
+
 def load_state(text: str) -> EngineState:
-    """Rebuild the state from a snapshot; raise StoreError on any other format or damage."""
+    """Rebuild the state from a snapshot.
+
+    Raise StaleSnapshot for an older format, StoreError for a newer one or any damage.
+    """
     try:
         document = json.loads(text)
     except (TypeError, ValueError) as exc:
         raise StoreError(f"the engine snapshot is not valid JSON ({exc})") from None
     if not isinstance(document, dict) or "format" not in document:
         raise StoreError("the engine snapshot has no 'format' version")
+    if type(document["format"]) is int and 1 <= document["format"] < FORMAT:
+        raise StaleSnapshot(document["format"], _remembered_go_live(document))
     if document["format"] != FORMAT:
         raise StoreError(f"the engine snapshot is in format {document['format']!r}; this "
                          f"billflow reads format {FORMAT} only")

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from engine.core.engine import Engine
 from engine.core.snapshot import dump_state, load_state
 from engine.core.state import EngineState
-from engine.errors import EventError
+from engine.errors import EventError, StaleSnapshot
 from engine.model.actions import Action
 from engine.model.events import parse_event
 from engine.runtime.clock import Clock
@@ -57,17 +57,30 @@ class Decider:
         self.rules = keeper.active
         self.engine = Engine(self.rules)
         snapshot = store.load_snapshot()
-        if snapshot is None:
-            # A first start bills from the day the store was created, unless told otherwise.
+        restored: EngineState | None = None
+        # A rebuild decides up to the old snapshot's position before its first commit: the
+        # store refuses a commit that goes back.
+        self._rebuild_until = 0
+        if snapshot is not None:
+            try:
+                restored = load_state(snapshot.state_json)
+            except StaleSnapshot as stale:
+                log.warning("%s: rebuilding the state by replaying the event log from its "
+                            "first event (the snapshot was at event %d)", stale, snapshot.position)
+                go_live = stale.go_live or go_live
+                self._rebuild_until = snapshot.position
+        if restored is None:
+            # A first start bills from the day the store was created, unless told otherwise;
+            # a rebuild from the go-live its old snapshot names.
             start = go_live or store.created_on(self.rules.agency.calendar.zone)
             self.state: EngineState = self.engine.new_state(start)
             self.position = 0
         else:
-            self.state = load_state(snapshot.state_json)
+            self.state = restored
             self.position = snapshot.position
-            if snapshot.rules_version != self.rules.version:
-                self._announce_rules(snapshot.rules_version)
             self.engine.adopt(self.state)
+        if snapshot is not None and snapshot.rules_version != self.rules.version:
+            self._announce_rules(snapshot.rules_version)
         # Downtime: from the engine's clock to this start. Every tick that begins inside it
         # catches up `resumed` (missed drafts all created, of reminders and nudges only the
         # latest), in whatever rounds and between whatever events received meanwhile.
@@ -112,7 +125,8 @@ class Decider:
     def run_round(self) -> Round:
         """Decide on every event not yet decided, tick to now, and commit it all at once."""
         self.adopt_new_rules()
-        events = self.store.events_after(self.position, BATCH)
+        limit = max(BATCH, self._rebuild_until - self.position)
+        events = self.store.events_after(self.position, limit)
         actions: list[Action] = []
         rejected: list[tuple[int, str]] = []
         position = self.position
@@ -131,7 +145,7 @@ class Decider:
                 rejected.append((stored.position, f"not valid JSON ({exc})"))
             position = stored.position
         now = self.clock.now()
-        if len(events) < BATCH:  # caught up with the log: the clock may reach now
+        if len(events) < limit:  # caught up with the log: the clock may reach now
             self._tick(now, actions)
         routing = self.rules.agency.routing
         deliveries = [(action.id, connector) for action in actions

@@ -365,17 +365,23 @@ class SqliteStore:
                          "clock, rules_version, saved_at) VALUES (1, ?, ?, ?, ?, ?)",
                          (position, state_json, clock.isoformat() if clock else None,
                           rules_version, decided))
+            # An action decided again (after a crash, or by a rebuild from the event log)
+            # keeps its first decision and its deliveries: it is queued nowhere anew.
+            logged = {row[0] for row in conn.execute(
+                "SELECT id FROM actions WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps([action.id for action in actions]),))}
             # ON CONFLICT DO NOTHING, not INSERT OR IGNORE: only the repeat is ignored, a
             # row that breaks another constraint still fails the whole commit.
             conn.executemany("""INSERT INTO actions
                 (id, type, client, at, body, position, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO NOTHING""",
-                             (_action_row(action, position, decided) for action in actions))
+                             (_action_row(action, position, decided) for action in actions
+                              if action.id not in logged))
             conn.executemany("""INSERT INTO outbox
                 (action_id, connector, status, next_attempt_at, created_at)
                 VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (action_id, connector) DO NOTHING""",
                              [(action_id, connector, decided, decided)
-                              for action_id, connector in deliveries])
+                              for action_id, connector in deliveries if action_id not in logged])
             conn.executemany("INSERT OR REPLACE INTO event_rejections (position, message, "
                              "decided_at) VALUES (?, ?, ?)",
                              [(pos, message, decided) for pos, message in rejected])

@@ -150,9 +150,10 @@ class Store(Protocol):
                          rejected: Sequence[tuple[int, str]], decided_at: datetime) -> None:
         """In one transaction: the snapshot at `position`, the actions, their outbox rows.
 
-        Actions already logged (same id, re-decided after a crash) are kept as they were;
-        so are outbox rows (action id, connector) already present. `rejected` notes
-        (position, message) for the events the engine refused. A position lower than the
+        Actions already logged (same id, re-decided after a crash or by a rebuild from the
+        event log) are kept as they were and get no new outbox rows. `rejected` notes
+        (position, message) for the events the engine refused (a repeat replaces the
+        note). A position lower than the
         stored one raises StoreError: another engine got further.
         """
 

@@ -22,7 +22,7 @@ from engine.core.snapshot import FORMAT, dump_state, load_state, snapshot_gaps
 from engine.core.state import (ApprovalWait, Billable, EngineState, PeriodHours, Payment,
                                RetainerEntry, digest)
 from engine.core.timers import TimerQueue
-from engine.errors import EventError, StoreError
+from engine.errors import EventError, StaleSnapshot, StoreError
 from engine.model.actions import Action, dump_action
 from engine.model.events import Event
 from engine.model.invoice import Invoice, make_line
@@ -272,8 +272,30 @@ def test_a_foreign_or_damaged_snapshot_is_refused(change, message: str) -> None:
 
 def test_text_that_is_not_a_snapshot_is_refused() -> None:
     for text in ("", "[1, 2]", "{\"format\": 1"):
-        with pytest.raises(StoreError):
+        with pytest.raises(StoreError) as refused:
             load_state(text)
+        assert not isinstance(refused.value, StaleSnapshot)
+
+
+def test_an_older_format_is_stale_and_names_its_go_live() -> None:
+    document = json.loads(dump_state(populated_state()))
+    document["format"] = 1
+    with pytest.raises(StaleSnapshot, match="format 1") as stale:
+        load_state(json.dumps(document))
+    assert (stale.value.format, stale.value.go_live) == (1, date(2026, 1, 1))
+    document["state"] = ["no go-live to read"]
+    with pytest.raises(StaleSnapshot) as stale:
+        load_state(json.dumps(document))
+    assert stale.value.go_live is None
+
+
+@pytest.mark.parametrize("found", [FORMAT + 1, 0, -1, True, "1", 1.0, None])
+def test_a_newer_or_unknown_format_is_refused_not_stale(found: object) -> None:
+    document = json.loads(dump_state(populated_state()))
+    document["format"] = found
+    with pytest.raises(StoreError, match="format") as refused:
+        load_state(json.dumps(document))
+    assert not isinstance(refused.value, StaleSnapshot)
 
 
 def test_a_value_that_could_not_come_back_is_refused_on_dump() -> None:

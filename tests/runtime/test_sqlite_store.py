@@ -190,6 +190,26 @@ def test_repeated_action_ids_keep_the_first_decision(store: SqliteStore) -> None
     assert [d.action_id for d in store.due_deliveries(T0, 10)] == ["a2"]
 
 
+def test_an_action_decided_again_is_queued_nowhere_anew(store: SqliteStore) -> None:
+    store.append_events([incoming("e1"), incoming("e2")])
+    commit(store, 1, actions=[action("a1")], deliveries=[("a1", "files")])
+    store.record_attempt("a1", "files", "delivered", None, None, T0)
+    # A rebuild from the event log decides a1 again, under a routing that now names email.
+    commit(store, 2, actions=[action("a1"), action("a2")],
+           deliveries=[("a1", "files"), ("a1", "email"), ("a2", "email")])
+    assert [(d.connector, d.status) for d in store.delivery_status("a1")] == [
+        ("files", "delivered")]
+    assert [(d.action_id, d.connector) for d in store.due_deliveries(T0, 10)] == [("a2", "email")]
+
+
+def test_an_event_rejected_again_keeps_one_note(store: SqliteStore) -> None:
+    store.append_events([incoming("e1"), incoming("e2")])
+    commit(store, 1, rejected=[(1, "unknown client 'acme'")])
+    commit(store, 2, rejected=[(1, "unknown client 'acme'"), (2, "no such invoice")])
+    assert store.event("e1").rejection == "unknown client 'acme'"
+    assert store.counts().events_rejected == 2
+
+
 def test_a_commit_never_goes_back(store: SqliteStore) -> None:
     store.append_events([incoming("e1"), incoming("e2")])
     commit(store, 2)
