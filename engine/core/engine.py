@@ -126,7 +126,7 @@ class Engine:
         clock = state.clock
         if clock is not None and at < clock:
             at = clock
-        if not state.seen_events.add_text(event.id):  # state.remember_event, on the hot path
+        if not state.remember_event(event.id):
             return []
         record = RECORDERS.get(event.type)
         try:
