@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta, timezone
 from pathlib import Path
 
+from engine.core.collector import few_collections
 from engine.core.engine import Engine
 from engine.core.state import EngineState
 from engine.core.timers import utc
@@ -82,6 +83,14 @@ def replay(rules: RuleSet, events: EventSource, start: date, end: date,
     """
     if end < start:
         raise UsageError(f"--until {end} is before --from {start}")
+    with few_collections():
+        return _replay(rules, events, start, end, on_progress, presorted, keep_actions,
+                       on_action)
+
+
+def _replay(rules: RuleSet, events: EventSource, start: date, end: date,
+            on_progress: Callable[[int], None] | None, presorted: bool, keep_actions: bool,
+            on_action: Callable[[Action], None] | None) -> Replay:
     engine = Engine(rules)
     calendar = rules.agency.calendar
     state = engine.new_state(start)
