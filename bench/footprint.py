@@ -5,8 +5,10 @@ walked (containers, records, the packs of the digest sets) and every object is c
 once, the rule set's own objects excluded (the state refers to them, it does not own
 them). The fields are then grouped by what makes them grow:
 
-- remembered ids: the digests of every event seen and every entry billed, kept forever
-  so that intake stays idempotent and an entry is billed once, ever (grow with events);
+- remembered ids: the digests of the events seen and the entries billed, so that intake
+  stays idempotent and an entry is billed once (with `books_close_after`, only those of
+  the months whose books are still open, by month; without it, every id for good: then
+  they grow with events);
 - invoices: every invoice drafted, with its lines (grow with clients x months);
 - working set: what is waiting to be billed, approved or paid (pool, retainer hours of
   unsettled periods, supporting rows, timers, ...): bounded by what is in flight.
@@ -22,7 +24,8 @@ from typing import Any
 __all__ = ["GROUPS", "state_footprint"]
 
 GROUPS = {
-    "remembered ids": ("seen_events", "billed_entries"),
+    "remembered ids": ("seen_events", "billed_entries", "seen_by_month",
+                       "closing_entries"),
     "invoices": ("invoices", "by_client", "numbers", "sequences", "clients_invoiced",
                  "milestones_done"),
 }

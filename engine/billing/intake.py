@@ -64,6 +64,11 @@ def time_approved(rules: RuleSet, state: EngineState, event: Event, at: datetime
         # Not the client's project: say exactly what is wrong.
         engagement = _engagement_of(rules, event, entry.client, entry.project)
     key = entry.source_id or event.id
+    closed = state.books_closed_through
+    if closed is not None and state.go_live <= entry.date <= closed:
+        _refuse_in_closed_books(state, event, key, entry.date, entry.billable and bool(
+            entry.hours) and type(engagement) in _BILLED_BY_THE_HOUR)
+        return
     # A billed entry is never in the pool or the retainer hours (billing takes it out), so
     # a re-approval first replaces an unbilled earlier version of the entry...
     if key in state.pool_index or key in state.retainer_index:
@@ -91,6 +96,22 @@ def time_approved(rules: RuleSet, state: EngineState, event: Event, at: datetime
         record.entries[key] = hours
         state.retainer_index[key] = tuple.__new__(RetainerEntry, (engagement.key, period, hours))
     # Time on a fixed-fee project is not billed by the hour.
+
+
+_BILLED_BY_THE_HOUR = (TimeAndMaterials, Retainer)
+
+
+def _refuse_in_closed_books(state: EngineState, event: Event, key: str, day: date,
+                            bills: bool) -> None:
+    """Handle work dated in a month whose books are closed (engine/billing/books.py).
+
+    Work that would bill, or change an entry still unbilled, is refused; work that bills
+    nothing is ignored, as it would have been (its id is not kept: see remember_event).
+    """
+    if bills or key in state.pool_index or key in state.retainer_index:
+        raise EventError(event.origin, None, f"'{key}' is dated {day.isoformat()}, and the "
+                         f"books are closed through {state.books_closed_through}: billflow "
+                         "no longer bills that month; if this is new work, invoice it by hand")
 
 
 _PERIODS: dict[date, str] = {}
@@ -148,6 +169,10 @@ def expense_approved(rules: RuleSet, state: EngineState, event: Event, at: datet
         raise EventError(event.origin, None, f"the expense is in {expense.currency} but "
                                              f"{client.id} is billed in {client.currency}")
     key = expense.source_id or event.id
+    closed = state.books_closed_through
+    if closed is not None and state.go_live <= expense.date <= closed:
+        _refuse_in_closed_books(state, event, key, expense.date, expense.billable)
+        return
     if state.billed_entries.has_text(key):
         return  # billed already
     _release(state, key)

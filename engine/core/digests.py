@@ -8,7 +8,8 @@ non-cryptographic 64-bit hash with full avalanche: two different ids share a dig
 with odds of about one in 2^64 per pair (about 3 in 10^8 among a million ids), the same
 as a 64-bit BLAKE2b, at a seventh of its cost per id — and every event pays for two.
 
-The digests are split by their first 16 bits into 65,536 packs, each a `bytes` of
+The digests are split by their first 16 bits into 65,536 packs (a small set uses fewer
+bits, and fewer packs), each a `bytes` of
 8-byte digests one after the other. A look-up is a C-level byte search of one pack (a few
 dozen digests at a million ids) that keeps only a match at an 8-byte boundary; an
 insertion replaces the pack with one 8 bytes longer (a pack is one object, its header and
@@ -25,7 +26,6 @@ from xxhash import xxh3_64_digest as _xxh3
 
 __all__ = ["DigestSet", "digest"]
 
-_PACKS = 1 << 16
 _NONE = b""  # the pack of a prefix no digest has yet
 
 
@@ -45,13 +45,22 @@ def _find(pack: bytes, value: bytes) -> int:
 class DigestSet:
     """A set of 8-byte digests in about 9 bytes each; see the module docstring."""
 
-    __slots__ = ("_packs", "_size")
+    __slots__ = ("_packs", "_size", "_shift")
 
-    def __init__(self, digests: Iterable[bytes] = ()) -> None:
-        self._packs: list[bytes] = [_NONE] * _PACKS
+    def __init__(self, digests: Iterable[bytes] = (), *, prefix_bits: int = 16) -> None:
+        """`prefix_bits` (1-16) of each digest choose its pack: 16 for a set of millions,
+        fewer for a small one (12: 4,096 packs, 32 KB of list instead of 512)."""
+        if not 1 <= prefix_bits <= 16:
+            raise ValueError(f"prefix_bits is 1 to 16, not {prefix_bits}")
+        self._packs: list[bytes] = [_NONE] * (1 << prefix_bits)
+        self._shift = 16 - prefix_bits
         self._size = 0
         for value in digests:
             self.add(value)
+
+    @property
+    def prefix_bits(self) -> int:
+        return 16 - self._shift
 
     def __len__(self) -> int:
         return self._size
@@ -59,14 +68,14 @@ class DigestSet:
     def __contains__(self, value: object) -> bool:
         if type(value) is not bytes or len(value) != 8:
             return False
-        pack = self._packs[value[0] << 8 | value[1]]
+        pack = self._packs[(value[0] << 8 | value[1]) >> self._shift]
         at = pack.find(value)
         return at >= 0 and (not at & 7 or _find(pack, value) >= 0)
 
     def has_text(self, text: str) -> bool:
         """Tell whether the digest of `text` is in the set (`digest(text) in self`)."""
         value = _xxh3(text.encode())
-        pack = self._packs[value[0] << 8 | value[1]]
+        pack = self._packs[(value[0] << 8 | value[1]) >> self._shift]
         at = pack.find(value)
         return at >= 0 and (not at & 7 or _find(pack, value) >= 0)
 
@@ -78,7 +87,7 @@ class DigestSet:
         """
         value = _xxh3(text.encode())
         packs = self._packs
-        index = value[0] << 8 | value[1]
+        index = (value[0] << 8 | value[1]) >> self._shift
         pack = packs[index]
         at = pack.find(value)
         if at >= 0 and (not at & 7 or _find(pack, value) >= 0):
@@ -89,7 +98,7 @@ class DigestSet:
 
     def add_new(self, value: bytes) -> bool:
         """Add `value` (8 bytes); return False if it was there already."""
-        index = value[0] << 8 | value[1]
+        index = (value[0] << 8 | value[1]) >> self._shift
         pack = self._packs[index]
         at = pack.find(value)
         if at >= 0 and (not at & 7 or _find(pack, value) >= 0):
@@ -108,12 +117,30 @@ class DigestSet:
     def discard(self, value: bytes) -> None:
         if type(value) is not bytes or len(value) != 8:
             return
-        index = value[0] << 8 | value[1]
+        index = (value[0] << 8 | value[1]) >> self._shift
         pack = self._packs[index]
         at = _find(pack, value)
         if at >= 0:
             self._packs[index] = pack[:at] + pack[at + 8:]
             self._size -= 1
+
+    def discard_all(self, values: bytes | bytearray) -> int:
+        """Remove every digest of `values` (8-byte digests one after the other) that is in
+        the set; return how many were. `discard` for a month's worth at once."""
+        values = bytes(values)
+        packs, shift = self._packs, self._shift
+        removed = 0
+        for at in range(0, len(values), 8):
+            value = values[at:at + 8]
+            index = (value[0] << 8 | value[1]) >> shift
+            pack = packs[index]
+            where = pack.find(value)
+            if where < 0 or where & 7 and (where := _find(pack, value)) < 0:
+                continue
+            packs[index] = pack[:where] + pack[where + 8:]
+            removed += 1
+        self._size -= removed
+        return removed
 
     def __iter__(self) -> Iterator[bytes]:
         for pack in self._packs:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timezone
 
 from engine.billing import intake
+from engine.billing.books import arm_closing, on_close_timer
 from engine.billing.schedule import arm_billing_timers, on_bill_timer, on_flush_timer
 from engine.core.state import EngineState
 from engine.core.step import Step
@@ -63,6 +64,7 @@ TIMER_HANDLERS: dict[str, TimerHandler] = {
     "approval": approval.on_approval_timer,
     "reminder": on_reminder_timer,
     "day": on_day_timer,
+    "close": on_close_timer,
 }
 
 
@@ -87,6 +89,7 @@ class Engine:
         """Make this rule set the one in force for `state` (first start or hot reload)."""
         state.rules_version = self.rules.version
         arm_billing_timers(self.rules, state)
+        arm_closing(self.rules, state)
         if state.clock is not None and state.open_ids:
             arm_day_timer(Step(self.rules, state, state.clock))
 
@@ -126,7 +129,7 @@ class Engine:
         clock = state.clock
         if clock is not None and at < clock:
             at = clock
-        if not state.remember_event(event.id):
+        if not state.remember_event(event):
             return []
         record = RECORDERS.get(event.type)
         try:
@@ -138,7 +141,7 @@ class Engine:
                 EVENT_HANDLERS[event.type](step, event)
                 actions = step.actions
         except EventError:
-            state.forget_event(event.id)
+            state.forget_event(event)
             raise
         state.clock = at
         return actions

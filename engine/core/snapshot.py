@@ -8,7 +8,7 @@ form with their offset (a zoneinfo time zone is kept by name: `...-05:00[America
 sets sorted, dicts in their insertion order (the engine iterates some of them), and the
 timer queue as its live timers in firing order.
 
-    {"format": 2,
+    {"format": 3,
      "layouts": {"Billable": ["key", "event", ...], "Invoice": [...], ...},
      "state": {"go_live": "2026-01-01", "clock": "...", "invoices": {...}, ...}}
 
@@ -34,15 +34,15 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from engine.core.digests import DigestSet
-from engine.core.state import (ApprovalWait, Billable, EngineState, PeriodHours, Payment,
-                               RetainerEntry)
+from engine.core.state import (MONTH_PREFIX_BITS, ApprovalWait, Billable, EngineState,
+                               PeriodHours, Payment, RetainerEntry)
 from engine.core.timers import Timer, TimerQueue
 from engine.errors import StaleSnapshot, StoreError
 from engine.model.invoice import Invoice, Line
 
 __all__ = ["FORMAT", "dump_state", "load_state", "snapshot_gaps"]
 
-FORMAT = 2  # 2: the remembered ids are XXH3 digests (BLAKE2b in 1)
+FORMAT = 3  # 3: closing the books; 2: the remembered ids are XXH3 digests (BLAKE2b in 1)
 
 
 class _Damaged(Exception):
@@ -104,6 +104,23 @@ DATETIME = _Codec(_encode_datetime, _decode_datetime)
 DIGESTS = _Codec(
     lambda v: sorted(d.hex() for d in _expect(v, DigestSet, "a DigestSet")),
     lambda v: DigestSet(_digest_of(d) for d in _list(v)))
+
+
+MONTH_DIGESTS = _Codec(
+    DIGESTS.encode,
+    lambda v: DigestSet((_digest_of(d) for d in _list(v)), prefix_bits=MONTH_PREFIX_BITS))
+
+# The digests logged for a month whose books have not closed yet, one after the other.
+DIGEST_LOG = _Codec(
+    lambda v: bytes(_expect(v, bytearray, "a bytearray")).hex(),
+    lambda v: _digest_log(_expect(v, str, "hex digests")))
+
+
+def _digest_log(text: str) -> bytearray:
+    found = bytearray.fromhex(text)
+    if len(found) % 8:
+        raise _Damaged(f"expected 16 hex digits a digest, found {len(text)} digits")
+    return found
 
 
 def _digest_of(value: Any) -> bytes:
@@ -275,6 +292,9 @@ STATE_FIELDS: dict[str, _Codec] = {
     "escalations_fired": dict_of(dict_of(row(DATE, INT))),
     "disputed": set_of(STR),
     "rules_version": STR,
+    "books_closed_through": OPT_DATE,
+    "seen_by_month": dict_of(MONTH_DIGESTS),
+    "closing_entries": dict_of(DIGEST_LOG),
 }
 
 

@@ -8,10 +8,14 @@ the outbox; a replay simply starts from an empty one.
 
 What grows and what does not: billed time entries leave the pool as soon as an invoice
 takes them, and a retainer period's per-entry hours collapse to totals once its overage
-has been billed. What must be remembered forever is kept compact: the ids of events
-already seen (idempotent intake) and of time entries already billed (billed once, ever)
-are stored as 64-bit digests, packed in DigestSets (engine/core/digests.py) at about
-8 bytes an id.
+has been billed. What must be remembered is kept compact: the ids of events already seen
+(idempotent intake) and of time entries already billed (billed once, ever) are stored as
+64-bit digests, packed in DigestSets (engine/core/digests.py) at about 8 bytes an id.
+When the agency closes its books (`books_close_after`, engine/billing/books.py), the ids
+of approved time and expenses are kept by the month the work is dated in
+(`seen_by_month`), and the entries billed are logged by that month too
+(`closing_entries`): when a month closes, its ids are forgotten. From then on work dated
+in it is refused by its date, so its ids are no longer needed to count it once.
 """
 
 from __future__ import annotations
@@ -20,11 +24,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from operator import itemgetter
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from engine.core.digests import DigestSet, digest
 from engine.core.timers import TimerQueue
 from engine.model.invoice import Invoice
+
+if TYPE_CHECKING:
+    from engine.model.events import Event
 
 __all__ = ["EngineState", "Billable", "BILLING_ORDER", "ApprovalWait", "PeriodHours", "RetainerEntry",
            "Payment", "digest"]
@@ -46,6 +53,41 @@ class Billable(NamedTuple):
     description: str
     approved_at: datetime
 
+
+_MONTHS: dict[date, str] = {}  # "2026-03" of each day, remembered (a bounded set)
+
+
+# Events about work done on a date: remembered by its month while the books close.
+DATED_EVENTS = frozenset({"time.approved", "expense.approved"})
+MONTH_PREFIX_BITS = 12
+"""A month's ids are tens of thousands, not millions: 4,096 packs."""
+
+
+def _month(day: date) -> str:
+    month = _MONTHS.get(day)
+    if month is None:
+        if len(_MONTHS) >= 4096:
+            _MONTHS.clear()
+        month = _MONTHS[day] = day.isoformat()[:7]
+    return month
+
+
+def _log(logs: dict[str, bytearray], day: date) -> bytearray:
+    """Return the log of the month `day` is in, made empty the first time."""
+    month = _month(day)
+    log = logs.get(month)
+    if log is None:
+        log = logs[month] = bytearray()
+    return log
+
+
+def _month_ids(sets: dict[str, DigestSet], day: date) -> DigestSet:
+    """Return the id set of the month `day` is in, made empty the first time."""
+    month = _month(day)
+    ids = sets.get(month)
+    if ids is None:
+        ids = sets[month] = DigestSet(prefix_bits=MONTH_PREFIX_BITS)
+    return ids
 
 BILLING_ORDER = itemgetter(3, 0)
 """Sort key of Billables in the order an invoice lists them: by date, then by key."""
@@ -123,6 +165,13 @@ class EngineState:
     escalations_fired: dict[str, dict[str, tuple[date, int]]] = field(default_factory=dict)
     disputed: set[str] = field(default_factory=set)
     rules_version: str = ""
+    # Closing the books: time and expenses dated up to this day are refused (None: the
+    # books never close). By open month ("2026-03"): the ids of the time and expense
+    # events about work dated in it (not in seen_events), and the digests of its entries
+    # in billed_entries, to forget when it closes.
+    books_closed_through: date | None = None
+    seen_by_month: dict[str, DigestSet] = field(default_factory=dict)
+    closing_entries: dict[str, bytearray] = field(default_factory=dict)
 
     def put_invoice(self, invoice: Invoice) -> None:
         """Store a new or changed invoice and keep the indexes true."""
@@ -148,11 +197,36 @@ class EngineState:
         """Take items out of the unbilled pool: an invoice now bills them, once, ever."""
         pool = self.pool.get(engagement_key, {})
         pool_index, billed = self.pool_index, self.billed_entries
+        closed = self.books_closed_through
         for item in items:
             key = item.key
             del pool[key]
             pool_index.pop(key, None)
-            billed.add_text(key)
+            if closed is None:
+                billed.add_text(key)
+            else:
+                self.remember_billed(key, item.date)
+
+    def remember_billed(self, key: str, day: date) -> None:
+        """Remember that the entry `key`, dated `day`, is billed: for good, or until the
+        books of its month close (an entry of a closed month is refused by its date)."""
+        closed = self.books_closed_through
+        if closed is None:
+            self.billed_entries.add_text(key)
+        elif day > closed:
+            value = digest(key)
+            if self.billed_entries.add_new(value):
+                _log(self.closing_entries, day).extend(value)
+
+    def close_books(self, through: date) -> None:
+        """Refuse work dated up to `through` from now on, and forget the ids kept for the
+        months that closed."""
+        self.books_closed_through = through
+        last = through.isoformat()[:7]
+        for month in [month for month in self.seen_by_month if month <= last]:
+            del self.seen_by_month[month]
+        for month in [month for month in self.closing_entries if month <= last]:
+            self.billed_entries.discard_all(self.closing_entries.pop(month))
 
     def unbill(self, engagement_key: str, items: tuple[Billable, ...]) -> None:
         """Give items of a voided invoice back to the unbilled pool."""
@@ -168,10 +242,24 @@ class EngineState:
         """Return a client's invoices in the order they were drafted."""
         return [self.invoices[i] for i in self.by_client.get(client_id, ())]
 
-    def remember_event(self, event_id: str) -> bool:
-        """Record an event id; return False if it was seen before (a repeat to ignore)."""
-        return self.seen_events.add_text(event_id)
+    def remember_event(self, event: Event) -> bool:
+        """Record an event's id; return False if it was seen before (a repeat to ignore).
 
-    def forget_event(self, event_id: str) -> None:
+        While the books close, approved time and expenses are remembered by the month
+        they are dated in, and not at all when it is closed (they are refused by date).
+        """
+        closed = self.books_closed_through
+        if closed is None or event.type not in DATED_EVENTS:
+            return self.seen_events.add_text(event.id)
+        day = event.payload.date
+        if day <= closed:
+            return True
+        return _month_ids(self.seen_by_month, day).add_text(event.id)
+
+    def forget_event(self, event: Event) -> None:
         """Forget a rejected event, so a corrected resend with the same id is accepted."""
-        self.seen_events.discard(digest(event_id))
+        closed = self.books_closed_through
+        if closed is None or event.type not in DATED_EVENTS:
+            self.seen_events.discard(digest(event.id))
+        elif event.payload.date > closed:
+            _month_ids(self.seen_by_month, event.payload.date).discard(digest(event.id))

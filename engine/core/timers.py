@@ -26,7 +26,7 @@ def utc(instant: datetime) -> datetime:
     return instant if instant.tzinfo is _UTC else instant.astimezone(_UTC)
 
 # At one instant: drafts first, then what follows from them, then collections.
-TIMER_RANKS = {"flush": 0, "bill": 1, "approval": 2, "reminder": 3, "day": 4}
+TIMER_RANKS = {"flush": 0, "bill": 1, "approval": 2, "reminder": 3, "day": 4, "close": 5}
 
 
 class Timer(NamedTuple):

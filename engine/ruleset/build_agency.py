@@ -142,6 +142,13 @@ def build_agency(ctx: BuildContext, doc: YamlDocument) -> Agency:
         holidays = None
     currency = check_currency(ctx, spec.at("currency")) or "XXX"
     go_live: date | None = ctx.date(spec.at("go_live"))
+    books_close_after = ctx.duration(spec.at("books_close_after"))
+    if books_close_after is not None and (books_close_after.amount < 1 or
+                                          books_close_after.unit in ("minutes", "hours")):
+        ctx.fail(spec.at("books_close_after"), f"books_close_after is {books_close_after}: a "
+                 "month's books close a positive number of days, weeks or business days "
+                 "after it ends (e.g. 60d)")
+        books_close_after = None
 
     defaults_place = spec.at("defaults")
     given = defaults_place.get() or {}
@@ -176,4 +183,5 @@ def build_agency(ctx: BuildContext, doc: YamlDocument) -> Agency:
         payment_instructions=spec.at("payment_instructions").get(),
         address=spec.at("address").get(),
         source=ctx.source(Located(doc, ())),
+        books_close_after=books_close_after,
     )

@@ -101,6 +101,8 @@ class Agency:
     payment_instructions: str | None
     address: str | None
     source: Source
+    # How long after a month ends its books close (None: never); see engine/billing/books.py.
+    books_close_after: Duration | None = None
 
     @property
     def timezone(self) -> str:

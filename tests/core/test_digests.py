@@ -66,3 +66,24 @@ def test_the_text_methods_are_the_digest_methods_in_one_call() -> None:
 def test_a_digest_is_the_xxh3_of_the_utf8_text() -> None:
     # Snapshot format 2 holds these digests: changing the function needs a new format.
     assert digest("harvest:2418300247").hex() == "99789c24cbc3f179"
+
+
+def test_discard_all_removes_a_run_of_digests_like_discarding_each() -> None:
+    rnd = random.Random(11)
+    values = [rnd.randbytes(8) for _ in range(5_000)]
+    values += [values[0][:2] + rnd.randbytes(6) for _ in range(50)]  # one crowded pack
+    packed = DigestSet(values)
+    gone = rnd.sample(values, 1_500) + [rnd.randbytes(8) for _ in range(20)]  # some absent
+    assert packed.discard_all(bytearray(b"".join(gone))) == 1_500
+    kept = set(values) - set(gone)
+    assert len(packed) == len(kept) and set(packed) == kept
+    assert packed.discard_all(b"") == 0
+
+
+def test_discard_all_leaves_a_match_across_two_digests_alone() -> None:
+    first, second = b"\x00\x01AA\x00\x01CC", b"\x00\x01BBBBBB"
+    straddling = b"\x00\x01CC\x00\x01BB"
+    packed = DigestSet([first, straddling, second])
+    assert packed.discard_all(straddling) == 1
+    assert set(packed) == {first, second}
+    assert packed.discard_all(straddling + first) == 1 and set(packed) == {second}

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.core import snapshot
+from engine.core.digests import DigestSet
 from engine.core.engine import Engine
 from engine.core.replay import read_events, replay
 from engine.core.snapshot import FORMAT, dump_state, load_state, snapshot_gaps
@@ -175,8 +176,8 @@ def populated_state() -> EngineState:
                         tax_rate=None, tax_label=None, trigger="schedule")
     state = EngineState(go_live=date(2026, 1, 1))
     state.clock = datetime(2026, 3, 8, 1, 30, tzinfo=NEW_YORK)  # a zone, kept by name
-    state.remember_event("harvest-te-000011")
-    state.remember_event("bank:0001")
+    state.seen_events.add_text("harvest-te-000011")
+    state.seen_events.add_text("bank:0001")
     state.put_invoice(issued)
     state.put_invoice(yen)
     state.supporting[issued.id] = (billable("h:1"), billable("x:2", kind="expense", person=None))
@@ -209,6 +210,9 @@ def populated_state() -> EngineState:
     state.escalations_fired[issued.id] = {"over-30": (date(2026, 4, 2), 1)}
     state.disputed.add(issued.id)
     state.rules_version = "3f9a0c1d2e4b"
+    state.books_closed_through = date(2026, 1, 31)
+    state.seen_by_month["2026-02"] = DigestSet([digest("evt-0001")], prefix_bits=12)
+    state.closing_entries["2026-01"] = bytearray(digest("harvest:2418300247"))
     return state
 
 
@@ -239,7 +243,7 @@ def test_a_state_with_every_field_set_round_trips_exactly() -> None:
 
 def test_the_document_is_versioned_and_readable() -> None:
     document = json.loads(dump_state(populated_state()))
-    assert document["format"] == FORMAT == 2
+    assert document["format"] == FORMAT == 3
     assert document["layouts"]["Invoice"][:2] == ["id", "client"]
     state = document["state"]
     assert state["go_live"] == "2026-01-01"
@@ -253,7 +257,8 @@ def test_the_document_is_versioned_and_readable() -> None:
 
 @pytest.mark.parametrize("change, message", [
     (lambda d: d.update(format=1), "format 1"),
-    (lambda d: d.update(format=3), "format 3"),
+    (lambda d: d.update(format=4), "format 4"),
+    (lambda d: d["state"].update(closing_entries={"2026-02": "abc"}), "closing_entries"),
     (lambda d: d.pop("format"), "no 'format'"),
     (lambda d: d["layouts"]["Billable"].append("rate"), "layouts"),
     (lambda d: d["state"].pop("disputed"), "expected"),
