@@ -11,7 +11,9 @@ re-derived from the cursors with the new rules.
 
 from __future__ import annotations
 
-from datetime import date
+from bisect import bisect_left
+from datetime import date, datetime
+from operator import attrgetter
 
 from engine.billing import retainer, time_materials
 from engine.billing.drafting import record_draft, unique_draft_id
@@ -28,6 +30,8 @@ from engine.ruleset.types import Client, Engagement, Retainer, RuleSet, TimeAndM
 
 __all__ = ["arm_billing_timers", "on_bill_timer", "on_flush_timer", "draft_time_invoice",
            "is_recurring"]
+
+_DATE = attrgetter("date")
 
 
 def is_recurring(engagement: Engagement) -> bool:
@@ -59,6 +63,17 @@ def _work_out_draft_day(rules: RuleSet, engagement: Engagement, month: Month) ->
     return time_materials.draft_date(engagement, calendar, month)
 
 
+def _draft_start(rules: RuleSet, day: date) -> datetime:
+    """Return the first instant of draft day `day` (the many engagements drafting on one
+    day share it): remembered with the rules, like the day itself."""
+    key = ("draft start", day)
+    memo = rules.memo
+    start = memo.get(key)
+    if start is None:
+        start = memo[key] = rules.agency.calendar.start_of_day(day)
+    return start  # type: ignore[no-any-return]
+
+
 def _first_month(rules: RuleSet, state: EngineState, engagement: Engagement) -> Month:
     floor = state.go_live if state.clock is None else max(
         state.go_live, rules.agency.calendar.local_date(state.clock))
@@ -79,12 +94,14 @@ def _arm(rules: RuleSet, state: EngineState, engagement: Engagement) -> None:
     key = f"bill:{engagement.key}"
     day = None
     if is_recurring(engagement):
-        month = state.cursors.setdefault(engagement.key, _first_month(rules, state, engagement))
+        month = state.cursors.get(engagement.key)
+        if month is None:
+            month = state.cursors[engagement.key] = _first_month(rules, state, engagement)
         day = _draft_day(rules, engagement, month)
     if day is None:
         state.timers.cancel(key)
     else:
-        state.timers.arm(rules.agency.calendar.start_of_day(day), "bill", engagement.key, key=key)
+        state.timers.arm(_draft_start(rules, day), "bill", engagement.key, key=key)
 
 
 def on_bill_timer(step: Step, timer: Timer) -> None:
@@ -153,8 +170,10 @@ def draft_time_invoice(step: Step, client: Client, engagement: TimeAndMaterials,
     """Draft every unbilled entry of a T&M engagement dated before `before`."""
     state = step.state
     pool = state.pool.get(engagement.key, {})
-    items = tuple(sorted([item for item in pool.values() if item.date < before],
-                         key=BILLING_ORDER))
+    # In billing order the entries dated before `before` come first: sorted whole (at C
+    # speed), the pool is cut where they end.
+    ordered = sorted(pool.values(), key=BILLING_ORDER)
+    items = tuple(ordered[:bisect_left(ordered, before, key=_DATE)])
     if not items:
         return  # no empty invoices
     lines, warnings = time_materials.billing_lines(engagement, items, before, client.currency,

@@ -48,7 +48,10 @@ class Step:
                 self._cause = f"event:{self._event}"
             elif self._timer is not None:
                 timer = self._timer
-                self._cause = f"timer:{timer.key}@{self.local(timer.fire_at).isoformat()}"
+                # A timer usually fires at the step's own instant, already shown in local time.
+                shown = (self._local_now() if timer.fire_at == self.at
+                         else self.local(timer.fire_at))
+                self._cause = f"timer:{timer.key}@{shown.isoformat()}"
         return self._cause
 
     @property
@@ -62,6 +65,13 @@ class Step:
         """Return `instant` in the agency's time zone (how actions show their time)."""
         return instant.astimezone(self.rules.agency.calendar.zone)
 
+    def _local_now(self) -> datetime:
+        """Return the engine time in local time (the actions of one step share it)."""
+        local_at = self._local_at
+        if local_at is None:
+            local_at = self._local_at = self.local(self.at)
+        return local_at
+
     def client(self, client_id: str) -> Client:
         return self.rules.clients[client_id]
 
@@ -71,11 +81,8 @@ class Step:
     def emit(self, action_type: str, subject: str, client: str | None, rule: Source | str,
              payload: dict[str, Any], *qualifiers: object) -> Action:
         """Record one decision and return it."""
-        local_at = self._local_at
-        if local_at is None:  # the actions of one step share their instant
-            local_at = self._local_at = self.local(self.at)
         action = Action.decided(action_id(action_type, subject, *qualifiers), action_type,
-                                local_at, client, str(rule), self.rules.version, payload,
-                                self.cause)
+                                self._local_now(), client, str(rule), self.rules.version,
+                                payload, self.cause)
         self.actions.append(action)
         return action

@@ -48,6 +48,7 @@ class Line:
         return shown[1]
 
 
+@functools.lru_cache(maxsize=4096, typed=True)  # a few quantities recur (1, whole hours)
 def format_quantity(quantity: Decimal) -> str:
     """Render a quantity without float noise or trailing zeros beyond two places."""
     text = format(quantity.normalize(), "f")
@@ -57,6 +58,7 @@ def format_quantity(quantity: Decimal) -> str:
     return f"{whole}.{frac.ljust(2, '0')}"
 
 
+@functools.lru_cache(maxsize=4096, typed=True)  # the same few rates and fees recur
 def format_unit_price(price: Decimal, currency: str) -> str:
     """Render a unit price with at least the currency's minor units, more if it has them."""
     rounded = round_money(price, currency)
@@ -67,7 +69,11 @@ def format_unit_price(price: Decimal, currency: str) -> str:
 
 def make_line(description: str, quantity: Decimal, unit_price: Decimal, currency: str) -> Line:
     """Build a line whose amount is quantity × unit price, rounded half-up."""
-    return Line(description, quantity, unit_price, round_money(quantity * unit_price, currency))
+    # Line(...) without the frozen dataclass's field-by-field __init__: one per line billed.
+    line = object.__new__(Line)
+    line.__dict__.update(description=description, quantity=quantity, unit_price=unit_price,
+                         amount=round_money(quantity * unit_price, currency))
+    return line
 
 
 def price_invoice(lines: tuple[Line, ...], tax_rate: Decimal | None,

@@ -60,12 +60,11 @@ def supporting_json(step: Step, invoice_id: str) -> dict[str, list[dict[str, str
         shown_day = dates.get(day)
         if shown_day is None:
             shown_day = dates[day] = day.isoformat()
-        row = {"event": event, "date": shown_day, "project": project}
-        if key != event:
-            row["source_id"] = key
         if kind == "expense":
-            row["description"] = description
-            row["amount"] = f"{amount}"
+            row = {"event": event, "date": shown_day, "project": project, "source_id": key,
+                   "description": description, "amount": f"{amount}"}
+            if key == event:
+                del row["source_id"]
             expense_rows.append(row)
             continue
         who = (day if revised else None, person, role)
@@ -74,14 +73,20 @@ def supporting_json(step: Step, invoice_id: str) -> dict[str, list[dict[str, str
             # Time entries are billed only on time-and-materials engagements.
             assert isinstance(engagement, TimeAndMaterials)
             pricing = rates[who] = _rate_shown(engagement, item)
-        if person is not None:
-            row["person"] = person
-        if role is not None:
-            row["role"] = role
-        if task is not None:
-            row["task"] = task
-        row["hours"], row["billed_hours"] = _hours_shown(hours, pricing[1])
-        row["rate"] = pricing[0]
+        shown_hours, billed_hours = _hours_shown(hours, pricing[1])
+        # A row is written whole, then a value it does not have is left out (the others
+        # keep their order): one dict of the right size instead of one grown key by key.
+        row = {"event": event, "date": shown_day, "project": project, "source_id": key,
+               "person": person, "role": role, "task": task, "hours": shown_hours,
+               "billed_hours": billed_hours, "rate": pricing[0]}
+        if key == event:
+            del row["source_id"]
+        if person is None:
+            del row["person"]
+        if role is None:
+            del row["role"]
+        if task is None:
+            del row["task"]
         if description:
             row["description"] = description
         time_rows.append(row)
