@@ -151,17 +151,18 @@ def _draft_retainer(step: Step, client: Client, engagement: Retainer, month: Mon
     current = period_of(day)
     for period, record in periods.items():
         if record.entries and period < current:
-            _settle(state, record)
+            _settle(state, period, record)
     record_draft(step, invoice, engagement.source, expenses)
 
 
-def _settle(state: EngineState, record: PeriodHours) -> None:
+def _settle(state: EngineState, period: str, record: PeriodHours) -> None:
     """An ended period's overage is billed: its entries count as billed from now on (a
     re-approval is ignored), and need no longer be told apart."""
-    index, billed = state.retainer_index, state.billed_entries
+    index = state.retainer_index
     for source_key in record.entries:
         index.pop(source_key, None)
-        billed.add_text(source_key)
+    # A retainer period is a calendar month: its entries are dated in it.
+    state.remember_billed_all(record.entries, date(int(period[:4]), int(period[5:7]), 1))
     record.entries.clear()
 
 

@@ -20,6 +20,7 @@ in it is refused by its date, so its ids are no longer needed to count it once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -217,6 +218,19 @@ class EngineState:
             value = digest(key)
             if self.billed_entries.add_new(value):
                 _log(self.closing_entries, day).extend(value)
+
+    def remember_billed_all(self, keys: Iterable[str], day: date) -> None:
+        """remember_billed(key, day) of each of `keys`, entries dated in one month."""
+        closed, billed = self.books_closed_through, self.billed_entries
+        if closed is None:
+            for key in keys:
+                billed.add_text(key)
+        elif day > closed:
+            log = _log(self.closing_entries, day)
+            for key in keys:
+                value = digest(key)
+                if billed.add_new(value):
+                    log.extend(value)
 
     def close_books(self, through: date) -> None:
         """Refuse work dated up to `through` from now on, and forget the ids kept for the

@@ -189,3 +189,18 @@ def test_a_closing_that_is_not_days_after_the_month_is_a_rule_error(tmp_path: Pa
     [error] = failed.value.errors
     assert error.path.endswith("agency.yaml") and error.line == 15 and error.col > 1
     assert "books_close_after" in error.message
+
+
+def test_a_retainers_settled_entries_are_forgotten_when_their_month_closes(closing) -> None:
+    engine = Engine(closing)
+    state = engine.new_state(GO_LIVE)
+    entry = time_entry(1, "2026-01-12", "2026-01-13T15:00:00+00:00",
+                       project="atlas-outfitters-creative")
+    run(engine, state, [entry], at("2026-01-20T12:00:00+00:00"))
+    assert "harvest:1" in state.retainer_index  # counted against January's hours
+    run(engine, state, [], at("2026-02-10T12:00:00+00:00"))  # February's draft settles January
+    assert "harvest:1" not in state.retainer_index
+    assert digest("harvest:1") in state.billed_entries
+    assert state.closing_entries["2026-01"] == bytearray(digest("harvest:1"))
+    run(engine, state, [], at("2026-03-05T12:00:00+00:00"))
+    assert digest("harvest:1") not in state.billed_entries and not state.closing_entries
