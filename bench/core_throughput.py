@@ -253,10 +253,12 @@ def measure_core(rules_dir: str, path: str, start: str, end: str, expected: int,
         "rss_before": rss_before, "max_rss_before": max_rss_before, "quarters": quarters,
         "rss_after": rss_after, "max_rss_after": max_rss_after, "code": code,
         "footprint": footprint,
+        "books_closed_through": state.books_closed_through and state.books_closed_through.isoformat(),
         "state": {
             "invoices": len(state.invoices),
             "open_invoices": sum(1 for invoice in state.invoices.values() if invoice.is_open),
-            "seen_event_ids": len(state.seen_events),
+            "seen_event_ids": len(state.seen_events) + sum(
+                len(ids) for ids in state.seen_by_month.values()),
             "billed_entry_ids": len(state.billed_entries),
             "supporting_items": sum(len(items) for items in state.supporting.values()),
             "unbilled_pool_items": sum(len(items) for items in state.pool.values()),
@@ -331,13 +333,16 @@ def report(args: argparse.Namespace, prepared: dict[str, Any], floor: dict[str, 
                      f"peak over the start: {_mib(core['max_rss_after'] - core['rss_before'])} MiB")
     groups = core["footprint"]["groups"]
     state = core["state"]
-    per = {"remembered ids": (core["applied"], "event applied"),
-           "invoices": (state["invoices"], "invoice")}
+    closed = core["books_closed_through"]
+    per = {"invoices": (state["invoices"], "invoice")}
+    if closed is None:
+        per["remembered ids"] = (core["applied"], "event applied")
     lines += ["", f"{'engine state at the end':<28}{'MiB':>10}  what it grows with"]
     for group, size in groups.items():
         count, unit = per.get(group, (0, ""))
         grows = (f"{size / count:,.1f} bytes per {unit}" if count else
-                 "bounded by what is in flight")
+                 f"the months still open (books closed through {closed})"
+                 if group == "remembered ids" else "bounded by what is in flight")
         lines.append(f"{group:<28}{_mib(size):>10}  {grows}")
     lines += ["", "engine state at the end: " + ", ".join(
         f"{key.replace('_', ' ')} {value:,}" for key, value in state.items())]

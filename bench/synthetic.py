@@ -10,7 +10,8 @@
   days, a few on approval), in USD, EUR, GBP, CAD and JPY, with taxes, payment terms, a team
   each, and a way of paying (by invoice number, by exact amount, by name only, monthly
   remittances, instalments; punctual, slow or late);
-- approval routes, reminder cadences and escalation rules like a real agency's.
+- approval routes, reminder cadences and escalation rules like a real agency's, and books
+  that close 45 days after each month ends (`books_close_after`).
 
 `write_rules(directory)` writes it as a rule folder. `EventStream(agency)` is a generator of
 `agency.events` events as dicts (JSON-ready), in time order, over `months` months from
@@ -135,6 +136,8 @@ MILESTONE_NAMES = ("Discovery", "Concepts", "Design sign-off", "Build", "Content
 PAYMENT_STYLES = (("reference", 55), ("exact", 20), ("payer", 8), ("batch", 10),
                   ("instalments", 7))
 LATENESS = (("punctual", 70), ("slow", 22), ("late", 8))
+# Time is approved within a week of the work: a month's books close 45 days after it ends.
+BOOKS_CLOSE_AFTER = "45d"
 EXPENSE_KINDS = (
     ("Stock photography licence", 80, 600), ("Courier: samples to the studio", 30, 180),
     ("Printing: posters and flyers", 250, 1800), ("Travel: train to client workshop", 60, 420),
@@ -421,6 +424,7 @@ class SyntheticAgency:
                   "spec": {
                       "timezone": TIMEZONE, "currency": "USD", "holidays": HOLIDAYS,
                       "go_live": self.start.isoformat(),
+                      "books_close_after": BOOKS_CLOSE_AFTER,
                       "invoice_numbering": {"format": "SA-{year}-{seq:06d}", "reset": "yearly"},
                       "defaults": {"payment_terms": "net_30", "approval_route": "default",
                                    "reminder_cadence": "standard",
