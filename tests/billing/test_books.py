@@ -167,6 +167,9 @@ def test_a_snapshot_between_closings_continues_exactly(closing) -> None:
     second = run(engine, resumed, events[5:], at("2026-07-01T12:00:00+00:00"))
     assert [a.id for a in first + second] == [a.id for a in straight]
     assert dump_state(resumed) == dump_state(whole)
+    loaded = load_state(dump_state(halved))
+    assert loaded.seen_by_month and all(ids.prefix_bits == 12
+                                        for ids in loaded.seen_by_month.values())
 
 
 def test_turning_the_setting_off_keeps_every_id_for_good(closing, tmp_path: Path) -> None:
