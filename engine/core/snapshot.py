@@ -195,7 +195,8 @@ def _pair(value: Any) -> tuple[Any, Any]:
 
 def _field_names(kind: type) -> tuple[str, ...]:
     if dataclasses.is_dataclass(kind):
-        return tuple(f.name for f in dataclasses.fields(kind))
+        # A field its constructor does not take is a cache (Invoice's rendering), not state.
+        return tuple(f.name for f in dataclasses.fields(kind) if f.init)
     return tuple(kind._fields)  # a NamedTuple
 
 

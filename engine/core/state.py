@@ -102,7 +102,7 @@ class RetainerEntry(NamedTuple):
     hours: Decimal
 
 
-@dataclass
+@dataclass(slots=True)  # one per retainer and month, kept for years
 class PeriodHours:
     """Hours logged against a retainer in one month, and how many were billed as overage."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
@@ -24,9 +24,13 @@ OPEN_STATUSES = frozenset({"issued"})
 _ZERO = Decimal(0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Line:
-    """One invoice line; `amount` is already rounded to the currency."""
+    """One invoice line; `amount` is already rounded to the currency.
+
+    Slotted: an invoice kept for years holds a few of them, each about a third of the size
+    a line with an instance dict has.
+    """
 
     description: str
     quantity: Decimal
@@ -34,21 +38,16 @@ class Line:
     amount: Decimal
 
     def as_json(self, currency: str) -> dict[str, str]:
-        """Return the line object of SPEC §3, shared by every invoice that holds the line
-        (a line outlives its invoice's status changes): callers must not change it."""
-        shown = self.__dict__.get("_shown")
-        if shown is None or shown[0] != currency:
-            shown = (currency, {
-                "description": self.description,
-                "quantity": format_quantity(self.quantity),
-                "unit_price": format_unit_price(self.unit_price, currency),
-                "amount": format_money(self.amount, currency),
-            })
-            object.__setattr__(self, "_shown", shown)  # a cache, not a field
-        return shown[1]
+        """Return the line object of SPEC §3. An invoice renders its lines once, and the
+        copies a status change makes share that rendering (Invoice.replace)."""
+        return {
+            "description": self.description,
+            "quantity": format_quantity(self.quantity),
+            "unit_price": format_unit_price(self.unit_price, currency),
+            "amount": format_money(self.amount, currency),
+        }
 
 
-@functools.lru_cache(maxsize=4096, typed=True)  # a few quantities recur (1, whole hours)
 def format_quantity(quantity: Decimal) -> str:
     """Render a quantity without float noise or trailing zeros beyond two places."""
     text = format(quantity.normalize(), "f")
@@ -82,9 +81,13 @@ def price_invoice(lines: tuple[Line, ...], tax_rate: Decimal | None,
     return subtotal, tax, subtotal + tax
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Invoice:
-    """An invoice from draft to paid; `id` is deterministic: client/engagement/period."""
+    """An invoice from draft to paid; `id` is deterministic: client/engagement/period.
+
+    Slotted: the state keeps every invoice for years. `_rendering` caches the invoice
+    object of SPEC §3 (not a field of the invoice: it is neither compared nor stored).
+    """
 
     id: str
     client: str
@@ -106,6 +109,8 @@ class Invoice:
     trigger: str = ""
     warnings: tuple[str, ...] = ()
     revision: int = 1
+    _rendering: dict[str, Any] | None = field(default=None, init=False, repr=False,
+                                              compare=False)
 
     @classmethod
     def draft(cls, *, id: str, client: str, engagement: str, currency: str,
@@ -130,11 +135,10 @@ class Invoice:
         unknown = changes.keys() - _INVOICE_FIELDS
         if unknown:
             raise TypeError(f"Invoice has no field {sorted(unknown)[0]!r}")
-        values = dict(self.__dict__)
-        shown = values.pop("_json", None)  # the cached JSON is of this invoice, not the copy
-        values.update(changes)
         copy = object.__new__(type(self))
-        copy.__dict__.update(values)
+        for name in _FIELD_ORDER:
+            _set(copy, name, changes[name] if name in changes else getattr(self, name))
+        shown = self._rendering
         if shown is not None and changes.keys() <= _STATUS_FIELDS:
             # Numbered, dated, paid down: the copy shows as this invoice did but for the
             # changed values, so its lines and amounts need not be written out again (the
@@ -142,15 +146,15 @@ class Invoice:
             body = dict(shown)
             for name in changes:
                 body[name] = copy._shown(name)
-            copy.__dict__["_json"] = body
+            _set(copy, "_rendering", body)
+        else:
+            _set(copy, "_rendering", None)
         return copy
 
     def forget_rendering(self) -> None:
-        """Drop the JSON cached for this invoice and its lines: a settled invoice stays in
-        the state for reports, but is rarely shown again (it is rebuilt if it is)."""
-        self.__dict__.pop("_json", None)
-        for line in self.lines:
-            line.__dict__.pop("_shown", None)
+        """Drop the JSON cached for this invoice: a settled invoice stays in the state for
+        reports, but is rarely shown again (it is rebuilt if it is)."""
+        _set(self, "_rendering", None)
 
     @property
     def is_open(self) -> bool:
@@ -163,10 +167,13 @@ class Invoice:
         Computed once per (immutable) invoice and shared by every action that carries it:
         callers must not change it.
         """
-        return self._json
+        body = self._rendering
+        if body is None:
+            body = self._render()
+            _set(self, "_rendering", body)
+        return body
 
-    @functools.cached_property
-    def _json(self) -> dict[str, Any]:
+    def _render(self) -> dict[str, Any]:
         money = self.currency
         body: dict[str, Any] = {
             "id": self.id,
@@ -201,7 +208,9 @@ class Invoice:
         return value
 
 
-_INVOICE_FIELDS = frozenset(field.name for field in dataclasses.fields(Invoice))
+_FIELD_ORDER = tuple(each.name for each in dataclasses.fields(Invoice) if each.init)
+_INVOICE_FIELDS = frozenset(_FIELD_ORDER)
+_set = object.__setattr__  # a frozen dataclass's own way to set a slot
 # What issuing, paying and voiding change: the invoice object shows each under its own name,
 # in a place that does not depend on its value.
 _STATUS_FIELDS = frozenset({"status", "number", "issue_date", "due_date", "balance"})

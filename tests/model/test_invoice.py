@@ -23,7 +23,7 @@ def _draft(currency: str = "USD") -> Invoice:
 
 def _afresh(invoice: Invoice) -> list[tuple[str, object]]:
     copy = invoice.replace()
-    copy.__dict__.pop("_json", None)
+    copy.forget_rendering()
     return list(copy.as_json().items())
 
 
@@ -49,3 +49,13 @@ def test_a_draft_shows_its_balance_as_its_total() -> None:
     shown = _draft().as_json()
     assert shown["balance"] == shown["total"] == "2104.90"
     assert [line["unit_price"] for line in shown["lines"]] == ["150.00", "175.125"]
+
+
+def test_the_cached_rendering_is_not_part_of_the_invoice() -> None:
+    shown = _draft()
+    fresh = shown.replace()
+    shown.as_json()  # cached on `shown` only
+    assert shown == fresh and hash(shown) == hash(fresh)
+    assert "_rendering" not in repr(shown)
+    assert not hasattr(shown, "__dict__")  # slotted, as its lines are
+    assert not hasattr(shown.lines[0], "__dict__")
