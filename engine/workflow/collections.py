@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import weakref
 from bisect import bisect_left, insort
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from operator import attrgetter
+from types import MappingProxyType
 from typing import NamedTuple
 
 from engine.core.state import EngineState
@@ -207,9 +209,10 @@ def _escalate(step: Step, invoice: Invoice, check: _ClientCheck, reads: _Reads,
               today: date) -> None:
     """Fire the client's escalation rules that may fire today and hold for the invoice."""
     state = step.state
-    fired = state.escalations_fired.get(invoice.id)
-    if fired is None:
-        fired = state.escalations_fired[invoice.id] = {}
+    # What fired for the invoice so far; kept only once something has (most late
+    # invoices are paid before any rule fires).
+    fired: Mapping[str, tuple[date, int]] = (state.escalations_fired.get(invoice.id)
+                                             or _NOTHING_FIRED)
     context = None  # built once, and only if a rule may fire
     for rule in check.rules:
         last = fired.get(rule.id)
@@ -226,8 +229,11 @@ def _escalate(step: Step, invoice: Invoice, check: _ClientCheck, reads: _Reads,
         except ExpressionError:
             continue  # a condition that cannot be evaluated does not fire
         count = 1 if last is None else last[1] + 1
-        fired[rule.id] = (today, count)
+        state.escalations_fired.setdefault(invoice.id, {})[rule.id] = (today, count)
         _fire(step, invoice, check.client, rule, count, today)
+
+
+_NOTHING_FIRED: Mapping[str, tuple[date, int]] = MappingProxyType({})
 
 
 def _fire(step: Step, invoice: Invoice, client: Client, rule: EscalationRule, count: int,

@@ -6,12 +6,15 @@ from __future__ import annotations
 import gc
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.core.replay import read_events, replay
 from engine.core.state import EngineState
 from engine.model.invoice import Invoice, make_line
+from engine.ruleset.loader import load_ruleset
 from engine.workflow import collections as collections_module
 from engine.workflow.collections import _due_dates
 
@@ -69,3 +72,15 @@ def test_a_state_gets_an_index_of_its_own_which_goes_with_it() -> None:
     del first
     gc.collect()
     assert key not in collections_module._DUE_DATES
+
+
+def test_an_invoice_is_remembered_for_escalation_only_once_a_rule_fired() -> None:
+    northwind = Path(__file__).resolve().parents[2] / "examples" / "northwind"
+    result = replay(load_ruleset(northwind), read_events(northwind / "events.ndjson"),
+                    date(2026, 1, 1), date(2026, 6, 30))
+    state = result.state
+    assert state is not None
+    fired = {action.payload["invoice"]["id"] for action in result.actions
+             if action.type == "escalation.triggered"}
+    assert fired and set(state.escalations_fired) == fired
+    assert all(state.escalations_fired.values())
