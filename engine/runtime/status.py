@@ -45,6 +45,8 @@ class StatusReport:
         engine = self.engine
         lines.append(f"engine     clock {engine.get('clock') or '-'}; {engine['events']} events, "
                      f"{engine['undecided']} waiting, {engine['rejected']} rejected")
+        if engine.get("books_closed_through"):
+            lines.append(f"books      closed through {engine['books_closed_through']}")
         open_totals = ", ".join(f"{amount} {currency}"
                                 for currency, amount in self.invoices["open_by_currency"].items())
         lines.append(f"invoices   {self.invoices['issued']} issued, {self.invoices['paid']} paid, "
@@ -92,6 +94,8 @@ def store_status(store: Store, now: datetime) -> StatusReport:
     unmatched: list[dict[str, Any]] = []
     if snapshot is not None:
         state = load_state(snapshot.state_json)
+        closed = state.books_closed_through
+        engine["books_closed_through"] = closed.isoformat() if closed else None
         today = now.date()
         open_totals: dict[str, Decimal] = defaultdict(Decimal)
         for invoice in state.invoices.values():
