@@ -28,8 +28,8 @@ _ZERO = Decimal(0)
 class Line:
     """One invoice line; `amount` is already rounded to the currency.
 
-    Slotted: an invoice kept for years holds a few of them, each about a third of the size
-    a line with an instance dict has.
+    Slotted: an invoice kept for years holds a few of them, and a slotted line is 64 bytes
+    (its values apart) where one with an instance dict is about 350.
     """
 
     description: str
@@ -68,8 +68,6 @@ def format_unit_price(price: Decimal, currency: str) -> str:
 
 def make_line(description: str, quantity: Decimal, unit_price: Decimal, currency: str) -> Line:
     """Build a line whose amount is quantity × unit price, rounded half-up."""
-    # Through the dataclass's own __init__: its instances share one key table, where a
-    # __dict__ filled by hand is a dict of its own (a fifth more memory per invoice kept).
     return Line(description, quantity, unit_price, round_money(quantity * unit_price, currency))
 
 
