@@ -85,7 +85,7 @@ def time_approved(rules: RuleSet, state: EngineState, event: Event, at: datetime
         if engagement.cadence == "on_approval":
             _close_timesheet_after(state, engagement, at)
     elif type(engagement) is Retainer:
-        period = _PERIODS.get(entry.date) or _period_of(entry.date)
+        period = period_of(entry.date)
         periods = state.retainer_hours.get(engagement.key)
         if periods is None:
             periods = state.retainer_hours[engagement.key] = {}
@@ -112,17 +112,6 @@ def _refuse_in_closed_books(state: EngineState, event: Event, key: str, day: dat
         raise EventError(event.origin, None, f"'{key}' is dated {day.isoformat()}, and the "
                          f"books are closed through {state.books_closed_through}: billflow "
                          "no longer bills that month; if this is new work, invoice it by hand")
-
-
-_PERIODS: dict[date, str] = {}
-
-
-def _period_of(day: date) -> str:
-    """period_of(day), remembered: the days of a few years are a small, bounded set."""
-    if len(_PERIODS) >= 4096:
-        _PERIODS.clear()
-    period = _PERIODS[day] = period_of(day)
-    return period
 
 
 def _close_timesheet_after(state: EngineState, engagement: TimeAndMaterials,

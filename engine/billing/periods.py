@@ -36,9 +36,21 @@ def month_label(month: Month) -> str:
     return f"{_calendar.month_name[month[1]]} {month[0]}"
 
 
+_PERIODS: dict[date, str] = {}
+
+
 def period_of(day: date) -> str:
-    """Return the period key of the month `day` falls in ('2026-03'); cheap, for hot paths."""
-    return day.isoformat()[:7]
+    """Return the period key of the month `day` falls in ('2026-03').
+
+    Remembered, for hot paths (every approved entry asks): the days of a few years are a
+    small set, and the memo is emptied whenever it holds 4,096 of them.
+    """
+    period = _PERIODS.get(day)
+    if period is None:
+        if len(_PERIODS) >= 4096:
+            _PERIODS.clear()
+        period = _PERIODS[day] = day.isoformat()[:7]
+    return period
 
 
 def period_key(month: Month) -> str:

@@ -27,6 +27,7 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import TYPE_CHECKING, NamedTuple
 
+from engine.billing.periods import period_of
 from engine.core.digests import DigestSet, digest
 from engine.core.timers import TimerQueue
 from engine.model.invoice import Invoice
@@ -55,27 +56,15 @@ class Billable(NamedTuple):
     approved_at: datetime
 
 
-_MONTHS: dict[date, str] = {}  # "2026-03" of each day, remembered (a bounded set)
-
-
 # Events about work done on a date: remembered by its month while the books close.
 DATED_EVENTS = frozenset({"time.approved", "expense.approved"})
 MONTH_PREFIX_BITS = 12
 """A month's ids are tens of thousands, not millions: 4,096 packs."""
 
 
-def _month(day: date) -> str:
-    month = _MONTHS.get(day)
-    if month is None:
-        if len(_MONTHS) >= 4096:
-            _MONTHS.clear()
-        month = _MONTHS[day] = day.isoformat()[:7]
-    return month
-
-
 def _log(logs: dict[str, bytearray], day: date) -> bytearray:
     """Return the log of the month `day` is in, made empty the first time."""
-    month = _month(day)
+    month = period_of(day)
     log = logs.get(month)
     if log is None:
         log = logs[month] = bytearray()
@@ -84,7 +73,7 @@ def _log(logs: dict[str, bytearray], day: date) -> bytearray:
 
 def _month_ids(sets: dict[str, DigestSet], day: date) -> DigestSet:
     """Return the id set of the month `day` is in, made empty the first time."""
-    month = _month(day)
+    month = period_of(day)
     ids = sets.get(month)
     if ids is None:
         ids = sets[month] = DigestSet(prefix_bits=MONTH_PREFIX_BITS)
@@ -211,13 +200,7 @@ class EngineState:
     def remember_billed(self, key: str, day: date) -> None:
         """Remember that the entry `key`, dated `day`, is billed: for good, or until the
         books of its month close (an entry of a closed month is refused by its date)."""
-        closed = self.books_closed_through
-        if closed is None:
-            self.billed_entries.add_text(key)
-        elif day > closed:
-            value = digest(key)
-            if self.billed_entries.add_new(value):
-                _log(self.closing_entries, day).extend(value)
+        self.remember_billed_all((key,), day)
 
     def remember_billed_all(self, keys: Iterable[str], day: date) -> None:
         """remember_billed(key, day) of each of `keys`, entries dated in one month."""
@@ -236,7 +219,7 @@ class EngineState:
         """Refuse work dated up to `through` from now on, and forget the ids kept for the
         months that closed."""
         self.books_closed_through = through
-        last = through.isoformat()[:7]
+        last = period_of(through)
         for month in [month for month in self.seen_by_month if month <= last]:
             del self.seen_by_month[month]
         for month in [month for month in self.closing_entries if month <= last]:
