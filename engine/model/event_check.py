@@ -45,6 +45,8 @@ __all__ = [
     "compile_validator",
     "ecma_pattern",
     "load_event_validators",
+    "pattern_matcher",
+    "schema_documents",
 ]
 
 Validator = Callable[[Any], "str | None"]
@@ -228,6 +230,27 @@ def _pattern_memo(pattern: str) -> set[str]:
     when it holds `MEMO_LIMIT` strings, so its memory stays bounded.
     """
     return _MEMOS.setdefault(pattern, set())
+
+
+def pattern_matcher(pattern: str) -> tuple[set[str], Callable[[str], bool]]:
+    """The memo of `pattern` (shared with the validators) and a test for the other strings.
+
+    For callers that look in the memo themselves, where a look-up is all the common case
+    costs: the test runs the regex, and remembers a string that matched as the validators
+    do (a full memo starts over).
+    """
+    memo = _pattern_memo(pattern)
+    search = _pattern_function(pattern)
+    remember, forget = memo.add, memo.clear
+
+    def matches(text: str) -> bool:
+        if not search(text):
+            return False
+        if len(memo) >= MEMO_LIMIT:
+            forget()
+        remember(text)
+        return True
+    return memo, matches
 
 
 def clear_pattern_memos() -> None:
@@ -956,6 +979,12 @@ def _schemas_by_id(schema_root: Path) -> dict[str, Any]:
         if isinstance(contents, dict) and isinstance(contents.get("$id"), str):
             found[urldefrag(contents["$id"])[0]] = contents
     return found
+
+
+def schema_documents(schema_root: str | Path | None = None) -> dict[str, Any]:
+    """Every schema under `schema_root` (default: this checkout's `schemas/`) that has an
+    `$id`, by that id without fragment: the documents a `$ref` can point at."""
+    return _schemas_by_id(Path(schema_root) if schema_root is not None else _DEFAULT_SCHEMA_ROOT)
 
 
 def load_event_validators(schema_root: str | Path | None = None) -> dict[str, Validator]:
