@@ -186,24 +186,25 @@ class EngineState:
     def bill(self, engagement_key: str, items: tuple[Billable, ...]) -> None:
         """Take items out of the unbilled pool: an invoice now bills them, once, ever."""
         pool = self.pool.get(engagement_key, {})
-        pool_index, billed = self.pool_index, self.billed_entries
-        closed = self.books_closed_through
+        pool_index = self.pool_index
+        # An invoice's entries share a few dates: they are remembered a date at a time.
+        by_day: dict[date, list[str]] = {}
         for item in items:
             key = item.key
             del pool[key]
             pool_index.pop(key, None)
-            if closed is None:
-                billed.add_text(key)
+            keys = by_day.get(item.date)
+            if keys is None:
+                by_day[item.date] = [key]
             else:
-                self.remember_billed(key, item.date)
-
-    def remember_billed(self, key: str, day: date) -> None:
-        """Remember that the entry `key`, dated `day`, is billed: for good, or until the
-        books of its month close (an entry of a closed month is refused by its date)."""
-        self.remember_billed_all((key,), day)
+                keys.append(key)
+        for day, keys in by_day.items():
+            self.remember_billed_all(keys, day)
 
     def remember_billed_all(self, keys: Iterable[str], day: date) -> None:
-        """remember_billed(key, day) of each of `keys`, entries dated in one month."""
+        """Remember that the entries `keys`, dated in the month of `day`, are billed: for
+        good, or until the books of that month close (an entry of a closed month is
+        refused by its date)."""
         closed, billed = self.books_closed_through, self.billed_entries
         if closed is None:
             for key in keys:
