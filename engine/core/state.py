@@ -205,16 +205,11 @@ class EngineState:
         """Remember that the entries `keys`, dated in the month of `day`, are billed: for
         good, or until the books of that month close (an entry of a closed month is
         refused by its date)."""
-        closed, billed = self.books_closed_through, self.billed_entries
+        closed = self.books_closed_through
         if closed is None:
-            for key in keys:
-                billed.add_text(key)
+            self.billed_entries.add_texts(keys)
         elif day > closed:
-            log = _log(self.closing_entries, day)
-            for key in keys:
-                value = digest(key)
-                if billed.add_new(value):
-                    log.extend(value)
+            _log(self.closing_entries, day).extend(self.billed_entries.add_texts(keys))
 
     def close_books(self, through: date) -> None:
         """Refuse work dated up to `through` from now on, and forget the ids kept for the
