@@ -32,10 +32,15 @@ EventSource = Iterable[Event | EventError]
 
 
 def read_events(path: str | Path) -> Iterator[Event | EventError]:
-    """Yield each event of an NDJSON file, or the EventError saying why a line is not one."""
+    """Yield each event of an NDJSON file, or the EventError saying why a line is not one.
+
+    Lines are read as bytes and decoded by the JSON parser itself, which checks the UTF-8
+    as it goes (a line that is not UTF-8 is one error, like any line that is not JSON);
+    decoding the file to text first cost a tenth of the parse again.
+    """
     shown = str(path)
     try:
-        handle = open(path, encoding="utf-8")
+        handle = open(path, "rb")
     except OSError as exc:
         raise UsageError(f"{shown}: cannot read the events file ({exc.strerror})") from None
     with handle:

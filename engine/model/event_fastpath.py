@@ -35,8 +35,9 @@ from engine.model.event_check import ANNOTATION_KEYWORDS, pattern_matcher
 
 __all__ = ["FastParser", "compile_fast_parser"]
 
-FastParser = Callable[[str, str], Any]
-"""`parser(text, origin)`: the Event of one NDJSON line, or None when not sure."""
+FastParser = Callable[[str | bytes, str], Any]
+"""`parser(text, origin)`: the Event of one NDJSON line (text or UTF-8 bytes), or None
+when not sure."""
 
 _STRING_KEYWORDS = frozenset({"type", "const", "enum", "pattern", "minLength", "maxLength"})
 _OBJECT_KEYWORDS = frozenset({"type", "properties", "required", "additionalProperties"})

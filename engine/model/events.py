@@ -246,14 +246,26 @@ def _validators() -> dict[str, Callable[[Any], str | None]]:
     return _checks
 
 
+def _json_kind(value: Any) -> str:
+    """How JSON calls the kind of a decoded value, for messages."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {dict: "an object", list: "an array"}.get(type(value), "not a string")
+
+
 def parse_event(data: Any, origin: str = "") -> Event:
     """Validate a decoded JSON object as an event; raise EventError saying what is wrong."""
     if not isinstance(data, dict):
         raise EventError(origin, None, "an event must be a JSON object")
     event_type = data.get("type")
-    if event_type not in _PAYLOAD_PARSERS:
+    if type(event_type) is not str or event_type not in _PAYLOAD_PARSERS:
         if event_type is None:
             raise EventError(origin, None, "the event has no 'type'")
+        if not isinstance(event_type, str):
+            raise EventError(origin, None, f"the event's 'type' is {_json_kind(event_type)}, "
+                                           "not a string such as 'time.approved'")
         raise EventError(origin, None, f"unknown event type '{event_type}'"
                                        f"{did_you_mean(str(event_type), EVENT_TYPES)}")
     problem = (_checks or _validators())[event_type](data)
@@ -271,7 +283,7 @@ def parse_event(data: Any, origin: str = "") -> Event:
 _FAST_TYPE = "time.approved"
 
 
-def _no_fast_path(text: str, origin: str) -> None:
+def _no_fast_path(text: str | bytes, origin: str) -> None:
     return None
 
 
@@ -288,7 +300,7 @@ def fast_line_parser() -> FastParser | None:
         event=Event, payload=TimeApproved, at=_instant, convert={"date": _d, "hours": _decimal})
 
 
-def _first_fast_line(text: str, origin: str) -> Event | None:
+def _first_fast_line(text: str | bytes, origin: str) -> Event | None:
     """Compile the fast parser at the first line, not at import (loading rules imports
     this module too), then use it."""
     global _fast_line
@@ -299,8 +311,8 @@ def _first_fast_line(text: str, origin: str) -> Event | None:
 _fast_line: FastParser = _first_fast_line
 
 
-def parse_event_line(text: str, source: str, line: int) -> Event:
-    """Parse one NDJSON line; errors name `source:line`."""
+def parse_event_line(text: str | bytes, source: str, line: int) -> Event:
+    """Parse one NDJSON line (text, or its UTF-8 bytes); errors name `source:line`."""
     origin = f"{source}:{line}"
     event = _fast_line(text, origin)
     if event is not None:
@@ -308,7 +320,7 @@ def parse_event_line(text: str, source: str, line: int) -> Event:
     return _parse_line(text, source, line, origin)
 
 
-def _parse_line(text: str, source: str, line: int, origin: str) -> Event:
+def _parse_line(text: str | bytes, source: str, line: int, origin: str) -> Event:
     """The general path of a line: orjson, the schema validator, the payload parser."""
     try:
         data = _loads(text)

@@ -82,6 +82,13 @@ def agree(text: str) -> bool:
     fast = FAST(text, ORIGIN)
     if fast is not None:
         assert ("event", fast, repr(fast), shape(fast)) == expected, text[:3000]
+    try:
+        raw = text.encode()  # as a file's line is read: bytes, decoded by the parsers
+    except UnicodeEncodeError:
+        raw = None  # a lone surrogate written raw: no file holds that
+    if raw is not None:
+        assert outcome(lambda: parse_event_line(raw, SOURCE, LINE)) == expected, text[:3000]
+        assert (FAST(raw, ORIGIN) is not None) == (fast is not None), text[:3000]
     OUTCOMES["fast" if fast is not None else expected[0]] += 1
     return fast is not None
 
@@ -374,6 +381,18 @@ def test_the_general_path_words_the_errors() -> None:
     with pytest.raises(EventError) as caught:
         parse_event_line(INVALID["a date that does not exist"], SOURCE, LINE)
     assert caught.value.message == "time.approved event: day is out of range for month"
+
+
+@pytest.mark.parametrize(("kind", "value"), [
+    ("an array", ["time.approved"]), ("an object", {"t": 1}), ("a number", 7),
+    ("a boolean", True)])
+def test_a_type_that_is_not_a_string_is_one_clear_error(kind: str, value: Any) -> None:
+    line = json.dumps({"id": "e-1", "type": value, "at": "2026-03-02T09:00:00Z", "payload": {}})
+    with pytest.raises(EventError) as caught:
+        parse_event_line(line, SOURCE, LINE)
+    assert caught.value.message == (f"the event's 'type' is {kind}, not a string such as "
+                                    "'time.approved'")
+    assert str(caught.value).startswith(f"{SOURCE}:{LINE}: ")
 
 
 def test_the_fast_event_is_the_general_event_value_for_value() -> None:
