@@ -8,8 +8,8 @@ function (every `$ref` resolved and inlined at compile time), which is `exec`-ed
 The generated function returns None for a valid instance. Its happy path is nothing
 but `isinstance` checks, `len`, set and dict membership, comparisons and calls of
 precompiled regular expressions bound to local names. A string that matched a pattern
-is remembered in a bounded set per pattern (client ids, people, dates and hours repeat
-across events), so the next time a set look-up stands in for the regex. No string is
+is remembered in a bounded memo per pattern (client ids, people, dates and hours repeat
+across events), so the next time a look-up stands in for the regex. No string is
 formatted until a check has failed; then the generated code hands the failing schema
 node, the data path and the value to `_explain`, which works out the one problem in
 words, for example `payload.hours: '1,5' is not a non-negative decimal string such as
@@ -220,19 +220,21 @@ MEMO_LIMIT = 4096
 """How many matching strings each pattern remembers (ids, dates, amounts and the time
 stamps of a batch repeat); a full memo starts over, so it keeps the recent ones."""
 
-_MEMOS: dict[str, set[str]] = {}
+_MEMOS: dict[str, dict[str, str]] = {}
 
 
-def _pattern_memo(pattern: str) -> set[str]:
+def _pattern_memo(pattern: str) -> dict[str, str]:
     """The strings known to match `pattern`, shared by every validator that uses it.
 
     Only strings that matched are added, so a hit is always right; the memo is emptied
-    when it holds `MEMO_LIMIT` strings, so its memory stays bounded.
+    when it holds `MEMO_LIMIT` strings, so its memory stays bounded. Each string maps to
+    itself: the first one seen of its value, which a parser may hand on instead of an equal
+    copy (see event_fastpath).
     """
-    return _MEMOS.setdefault(pattern, set())
+    return _MEMOS.setdefault(pattern, {})
 
 
-def pattern_matcher(pattern: str) -> tuple[set[str], Callable[[str], bool]]:
+def pattern_matcher(pattern: str) -> tuple[dict[str, str], Callable[[str], bool]]:
     """The memo of `pattern` (shared with the validators) and a test for the other strings.
 
     For callers that look in the memo themselves, where a look-up is all the common case
@@ -241,14 +243,14 @@ def pattern_matcher(pattern: str) -> tuple[set[str], Callable[[str], bool]]:
     """
     memo = _pattern_memo(pattern)
     search = _pattern_function(pattern)
-    remember, forget = memo.add, memo.clear
+    remember, forget = memo.__setitem__, memo.clear
 
     def matches(text: str) -> bool:
         if not search(text):
             return False
         if len(memo) >= MEMO_LIMIT:
             forget()
-        remember(text)
+        remember(text, text)
         return True
     return memo, matches
 
@@ -554,13 +556,13 @@ class _Compiler:
             memo = _pattern_memo(pattern)
             self.patterns[pattern] = (self.const(memo, "_m"),
                                       self.const(_pattern_function(pattern), "_p"),
-                                      self.const(memo.add, "_ma"),
+                                      self.const(memo.__setitem__, "_ma"),
                                       self.const(memo.clear, "_mc"))
         memo, test, remember, forget = self.patterns[pattern]
         # After a match: empty a full memo (clear() gives None), then remember `v`
-        # (add() gives None too, so `not` makes the whole test true).
+        # (__setitem__ gives None too, so `not` makes the whole test true).
         return (f"({v} in {memo} or {test}({v}) and "
-                f"(len({memo}) >= {MEMO_LIMIT} and {forget}() or not {remember}({v})))")
+                f"(len({memo}) >= {MEMO_LIMIT} and {forget}() or not {remember}({v}, {v})))")
 
     def site(self, schema: Any, base: str, expected: str | None = None, hint: str = "") -> str:
         site = _Site(schema, expected, hint)

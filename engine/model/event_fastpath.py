@@ -24,14 +24,14 @@ from __future__ import annotations
 import itertools
 import keyword
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urldefrag, urljoin
 
 import msgspec
 
-from engine.model.event_check import ANNOTATION_KEYWORDS, pattern_matcher
+from engine.model.event_check import ANNOTATION_KEYWORDS, MEMO_LIMIT, pattern_matcher
 
 __all__ = ["FastParser", "compile_fast_parser"]
 
@@ -165,7 +165,8 @@ class _Deriver:
 
 def compile_fast_parser(event_type: str, schema: Any, documents: Mapping[str, Any], *,
                         event: type, payload: type, at: Callable[[str], Any],
-                        convert: Mapping[str, Callable[[str], Any]]) -> FastParser | None:
+                        convert: Mapping[str, Callable[[str], Any]],
+                        repeated: Collection[str] = ()) -> FastParser | None:
     """The fast parser of `event_type` lines, or None when its schema cannot have one.
 
     The Event is built as the general path builds it: `event(id, event_type, at(text),
@@ -173,9 +174,16 @@ def compile_fast_parser(event_type: str, schema: Any, documents: Mapping[str, An
     schema's `payload` in its own field order, converted by `convert[name]` (each one a
     memoised conversion; its `known` look-up is tried first), an absent optional property
     as None. `documents` are the schemas a `$ref` can point at, by `$id`.
+
+    A required payload string with a pattern is handed on as the first equal string its
+    pattern's memo holds, and so is each payload string named in `repeated` (values that
+    recur across events, such as a project or a task): the entries kept in the engine's
+    state then share one copy of each client, person, role, project and task, whose hash
+    is computed once, instead of each holding its own.
     """
     try:
-        return _compile(event_type, schema, documents, event, payload, at, convert)
+        return _compile(event_type, schema, documents, event, payload, at, convert,
+                        frozenset(repeated))
     except (_Unsupported, TypeError, ValueError, NameError):
         # Also what msgspec, the pattern translator or the payload's type hints refuse:
         # parsing must not depend on the fast path being buildable.
@@ -184,7 +192,8 @@ def compile_fast_parser(event_type: str, schema: Any, documents: Mapping[str, An
 
 def _compile(event_type: str, schema: Any, documents: Mapping[str, Any], event: type,
              payload: type, at: Callable[[str], Any],
-             convert: Mapping[str, Callable[[str], Any]]) -> FastParser:
+             convert: Mapping[str, Callable[[str], Any]],
+             repeated: frozenset[str]) -> FastParser:
     base = schema.get("$id", "") if isinstance(schema, dict) else ""
     root = _Deriver(documents).shape(schema, base)
     envelope = root.fields or {}
@@ -199,11 +208,14 @@ def _compile(event_type: str, schema: Any, documents: Mapping[str, Any], event: 
         raise _Unsupported("a payload the NamedTuple does not mirror")
     if any(not (body[name][0].text and body[name][1]) for name in convert):
         raise _Unsupported("a conversion of an optional or non-string value")
+    if any(name not in body or not body[name][0].text or name in convert
+           for name in repeated):
+        raise _Unsupported("a repeated value that is not an unconverted payload string")
     hints = typing.get_type_hints(payload)
     if any(not needed and type(None) not in typing.get_args(hints.get(name))
            for name, (_, needed) in body.items()):
         raise _Unsupported("an optional key whose field does not take None")
-    source, constants = _source(event_type, envelope, body, payload, at, convert)
+    source, constants = _source(event_type, envelope, body, payload, at, convert, repeated)
     constants.update(decode=msgspec.json.Decoder(root.kind).decode, new=tuple.__new__,
                      Event=event, Payload=payload, UNSET=msgspec.UNSET)
     namespace: dict[str, Any] = {}
@@ -215,26 +227,58 @@ def _compile(event_type: str, schema: Any, documents: Mapping[str, Any], event: 
 
 def _source(event_type: str, envelope: Mapping[str, tuple[_Shape, bool]],
             body: Mapping[str, tuple[_Shape, bool]], payload: type, at: Callable[[str], Any],
-            convert: Mapping[str, Callable[[str], Any]]) -> tuple[str, dict[str, Any]]:
+            convert: Mapping[str, Callable[[str], Any]],
+            repeated: frozenset[str]) -> tuple[str, dict[str, Any]]:
     """The Python source of the parser, and the constants it binds by name."""
     constants: dict[str, Any] = {}
     memos: dict[str, str] = {}  # pattern -> the suffix of its memo and test names
     checks: list[str] = []
+    shared: list[str] = []  # the lines that take the memo's copy of a payload string
+    value_of: dict[str, str] = {}  # payload key -> the name its (shared) value has
 
-    def check(value: str, shape: _Shape, needed: bool) -> None:
-        for pattern in shape.patterns:
-            if pattern not in memos:
-                memos[pattern] = str(len(memos) + 1)
-                constants["m" + memos[pattern]], constants["t" + memos[pattern]] = (
-                    pattern_matcher(pattern))
-            n = memos[pattern]
+    def memo_of(pattern: str) -> str:
+        if pattern not in memos:
+            memos[pattern] = str(len(memos) + 1)
+            constants["m" + memos[pattern]], constants["t" + memos[pattern]] = (
+                pattern_matcher(pattern))
+        return memos[pattern]
+
+    def check(value: str, shape: _Shape, needed: bool, key: str | None = None) -> None:
+        patterns = list(shape.patterns)
+        if key is not None and needed and patterns:
+            # The memo's copy stands in for this one (after a match, this is the copy).
+            n = memo_of(patterns.pop(0))
+            shared.extend([f"    s_{key} = m{n}.get({value})",
+                           f"    if s_{key} is None:",
+                           f"        if not t{n}({value}):",
+                           "            return None",
+                           f"        s_{key} = {value}"])
+            value_of[key] = f"s_{key}"
+        for pattern in patterns:
+            n = memo_of(pattern)
             test = f"{value} in m{n} or t{n}({value})"
             checks.append(f"({test})" if needed else f"({value} is UNSET or {test})")
+        if key in repeated and key not in value_of:
+            if "r_seen" not in constants:
+                constants["r_seen"], constants["r_keep"] = _repeated_memo()
+            value_of[key] = f"s_{key}"
+            if not needed:
+                shared.extend([f"    s_{key} = {value}",
+                               f"    if s_{key} is UNSET:",
+                               f"        s_{key} = None",
+                               f"    elif s_{key} in r_seen:",
+                               f"        s_{key} = r_seen[s_{key}]",
+                               "    else:",
+                               f"        r_keep(s_{key})"])
+            else:
+                shared.extend([f"    s_{key} = r_seen.get({value})",
+                               f"    if s_{key} is None:",
+                               f"        s_{key} = r_keep({value})"])
 
     for name in ("id", "type", "at"):
         check(f"e.{name}", *envelope[name])
     for name, (shape, needed) in body.items():
-        check(f"p.{name}", shape, needed)
+        check(f"p.{name}", shape, needed, None if name in convert else name)
 
     lines = ["def parse(text, origin):",
              "    try:",
@@ -242,6 +286,7 @@ def _source(event_type: str, envelope: Mapping[str, tuple[_Shape, bool]],
              "    except ValueError:  # any refusal (msgspec's errors are ValueErrors)",
              "        return None",
              "    p = e.payload"]
+    lines += shared
     if checks:
         lines.append("    if not (" + "\n            and ".join(checks) + "):")
         lines.append("        return None")
@@ -252,6 +297,8 @@ def _source(event_type: str, envelope: Mapping[str, tuple[_Shape, bool]],
         if name in convert:
             lines += _conversion(name, f"p.{name}", convert[name], constants)
             values.append(f"v_{name}")
+        elif name in value_of:
+            values.append(value_of[name])
         elif body[name][1]:
             values.append(f"p.{name}")
         else:
@@ -264,6 +311,18 @@ def _source(event_type: str, envelope: Mapping[str, tuple[_Shape, bool]],
         "decode", "new", "Event", "Payload", "UNSET", *constants)]
     source = "\n".join(head + ["    " + line for line in lines] + ["    return parse"]) + "\n"
     return source, constants
+
+
+def _repeated_memo() -> tuple[dict[str, str], Callable[[str], str]]:
+    """A bounded memo of strings that recur: each maps to the first equal one seen."""
+    seen: dict[str, str] = {}
+
+    def keep(text: str) -> str:
+        if len(seen) >= MEMO_LIMIT:
+            seen.clear()
+        seen[text] = text
+        return text
+    return seen, keep
 
 
 def _conversion(name: str, value: str, convert: Callable[[str], Any],

@@ -297,7 +297,8 @@ def fast_line_parser() -> FastParser | None:
     path = SCHEMA_ROOT / "events" / "v1" / f"{_FAST_TYPE}.json"
     return compile_fast_parser(
         _FAST_TYPE, json.loads(path.read_text(encoding="utf-8")), schema_documents(SCHEMA_ROOT),
-        event=Event, payload=TimeApproved, at=_instant, convert={"date": _d, "hours": _decimal})
+        event=Event, payload=TimeApproved, at=_instant, convert={"date": _d, "hours": _decimal},
+        repeated=("project", "task"))
 
 
 def _first_fast_line(text: str | bytes, origin: str) -> Event | None:

@@ -513,11 +513,21 @@ def test_the_checks_follow_the_schema() -> None:
 
 def test_pattern_matcher_remembers_only_what_matched() -> None:
     memo, matches = pattern_matcher("^fastpath-[0-9]+$")
-    assert memo == set()
-    assert matches("fastpath-1") and "fastpath-1" in memo
+    assert memo == {}
+    text = "".join(["fastpath-", "1"])  # made at run time: not the literal's object
+    assert matches(text) and memo["fastpath-1"] is text  # the first copy seen is kept
     assert not matches("fastpath-x") and "fastpath-x" not in memo
     assert not matches("fastpath-1\n")  # ECMA `$`: the end of the string
     for n in range(MEMO_LIMIT + 10):
         matches(f"fastpath-{n}")
     assert len(memo) <= MEMO_LIMIT
     assert pattern_matcher("^fastpath-[0-9]+$")[0] is memo  # one memo per pattern
+
+
+def test_repeated_values_share_the_first_copy_seen() -> None:
+    first = parse_event_line(NORMAL, SOURCE, LINE)
+    second = parse_event_line(NORMAL.replace("00000489", "00000490"), SOURCE, LINE + 1)
+    assert first.id != second.id
+    for name in ("client", "project", "person", "role", "task"):
+        assert getattr(first.payload, name) is getattr(second.payload, name), name
+    assert first.payload.source_id is not second.payload.source_id  # unique: not kept
