@@ -165,3 +165,24 @@ def test_bad_input_is_refused_with_one_clear_error(DigestSet: Any) -> None:
     with pytest.raises(UnicodeEncodeError):
         packed.add_text("\ud800")  # a lone surrogate has no UTF-8, as str.encode says
     assert len(packed) == 0
+
+
+def test_crowded_runs_across_the_table_end_survive_any_removal_order(DigestSet: Any) -> None:
+    # A digest (x << 32) | (x ^ c) has its home slot at the low bits of c, whatever the
+    # table's size: with c = 2**32 - 1 - t the homes are the table's last eight slots, so
+    # the digests make one run that wraps around the table's end, with homes before and
+    # after each hole. Every member must stay findable after each removal.
+    rnd = random.Random(3)
+    crowd = [((x << 32) | (x ^ (0xFFFFFFFF - t))).to_bytes(8, "big")
+             for t in range(8) for x in range(1, 41)]
+    others = [rnd.randbytes(8) for _ in range(100)]
+    packed, plain = DigestSet(), set()
+    for value in rnd.sample(crowd + others, len(crowd) + len(others)):
+        packed.add(value)
+        plain.add(value)
+    for value in rnd.sample(sorted(plain), len(plain)):
+        packed.discard(value)
+        plain.discard(value)
+        assert value not in packed
+        assert all(member in packed for member in plain)
+    assert len(packed) == 0 and list(packed) == []
