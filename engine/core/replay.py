@@ -35,8 +35,8 @@ def read_events(path: str | Path) -> Iterator[Event | EventError]:
     """Yield each event of an NDJSON file, or the EventError saying why a line is not one.
 
     Lines are read as bytes and decoded by the JSON parser itself, which checks the UTF-8
-    as it goes (a line that is not UTF-8 is one error, like any line that is not JSON);
-    decoding the file to text first cost a tenth of the parse again.
+    as it goes: a line that is not UTF-8 is that line's error, like any line that is not
+    JSON, where decoding the whole file as text stopped at the first such byte.
     """
     shown = str(path)
     try:
