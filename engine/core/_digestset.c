@@ -199,13 +199,6 @@ static int digest_of_text(PyObject *text, uint64_t *out)
     return 0;
 }
 
-static PyObject *bytes_of(uint64_t d)
-{
-    unsigned char buffer[8];
-    store_be(buffer, d);
-    return PyBytes_FromStringAndSize((const char *)buffer, 8);
-}
-
 /* ---------------------------------------------------------------- the type */
 
 static int add_each(DigestSetObject *self, PyObject *digests)
@@ -380,42 +373,6 @@ static PyObject *DigestSet_discard_all(DigestSetObject *self, PyObject *values)
     return PyLong_FromSsize_t(removed);
 }
 
-static PyObject *members(DigestSetObject *self)
-{
-    PyObject *list = PyList_New(DigestSet_len(self));
-    if (list == NULL)
-        return NULL;
-    Py_ssize_t n = 0;
-    if (self->has_zero) {
-        PyObject *zero = bytes_of(0);
-        if (zero == NULL)
-            goto error;
-        PyList_SET_ITEM(list, n++, zero);
-    }
-    for (size_t i = 0; i < self->capacity; i++) {
-        if (self->slots[i] == 0)
-            continue;
-        PyObject *item = bytes_of(self->slots[i]);
-        if (item == NULL)
-            goto error;
-        PyList_SET_ITEM(list, n++, item);
-    }
-    return list;
-error:
-    Py_DECREF(list);
-    return NULL;
-}
-
-static PyObject *DigestSet_iter(DigestSetObject *self)
-{
-    PyObject *list = members(self);
-    if (list == NULL)
-        return NULL;
-    PyObject *iterator = PyObject_GetIter(list);
-    Py_DECREF(list);
-    return iterator;
-}
-
 static PyObject *DigestSet_packed(DigestSetObject *self)
 {
     Py_ssize_t size = DigestSet_len(self) * 8;
@@ -434,6 +391,40 @@ static PyObject *DigestSet_packed(DigestSetObject *self)
         }
     }
     return packed;
+}
+
+/* The members as a list of 8-byte bytes. They are read from a packed copy taken first: an
+   allocation can run arbitrary code (a finalizer), which must not find the table half
+   read. */
+static PyObject *members(DigestSetObject *self)
+{
+    PyObject *packed = DigestSet_packed(self);
+    if (packed == NULL)
+        return NULL;
+    Py_ssize_t count = PyBytes_GET_SIZE(packed) / 8;
+    PyObject *list = PyList_New(count);
+    if (list != NULL) {
+        for (Py_ssize_t n = 0; n < count; n++) {
+            PyObject *item = PyBytes_FromStringAndSize(PyBytes_AS_STRING(packed) + n * 8, 8);
+            if (item == NULL) {
+                Py_CLEAR(list);
+                break;
+            }
+            PyList_SET_ITEM(list, n, item);
+        }
+    }
+    Py_DECREF(packed);
+    return list;
+}
+
+static PyObject *DigestSet_iter(DigestSetObject *self)
+{
+    PyObject *list = members(self);
+    if (list == NULL)
+        return NULL;
+    PyObject *iterator = PyObject_GetIter(list);
+    Py_DECREF(list);
+    return iterator;
 }
 
 static PyObject *DigestSet_reduce(DigestSetObject *self, PyObject *Py_UNUSED(ignored))
