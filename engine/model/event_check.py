@@ -46,6 +46,7 @@ __all__ = [
     "ecma_pattern",
     "load_event_validators",
     "pattern_matcher",
+    "pointer_tokens",
     "schema_documents",
 ]
 
@@ -553,11 +554,11 @@ class _Compiler:
     def pattern_test(self, pattern: str, v: str) -> str:
         """`v` matches `pattern`: a look in the pattern's memo first, the regex after."""
         if pattern not in self.patterns:
-            memo = _pattern_memo(pattern)
-            self.patterns[pattern] = (self.const(memo, "_m"),
+            known = _pattern_memo(pattern)
+            self.patterns[pattern] = (self.const(known, "_m"),
                                       self.const(_pattern_function(pattern), "_p"),
-                                      self.const(memo.__setitem__, "_ma"),
-                                      self.const(memo.clear, "_mc"))
+                                      self.const(known.__setitem__, "_ma"),
+                                      self.const(known.clear, "_mc"))
         memo, test, remember, forget = self.patterns[pattern]
         # After a match: empty a full memo (clear() gives None), then remember `v`
         # (__setitem__ gives None too, so `not` makes the whole test true).
@@ -591,8 +592,7 @@ class _Compiler:
         if fragment and not fragment.startswith("/"):
             raise SchemaCompileError(f"{where}: $ref '{ref}' uses an anchor; only JSON "
                                      f"pointers are supported")
-        for part in fragment.split("/")[1:] if fragment else ():
-            part = unquote(part).replace("~1", "/").replace("~0", "~")
+        for part in pointer_tokens(fragment):
             if isinstance(node, dict) and part in node:
                 node = node[part]
             elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
@@ -981,6 +981,13 @@ def _schemas_by_id(schema_root: Path) -> dict[str, Any]:
         if isinstance(contents, dict) and isinstance(contents.get("$id"), str):
             found[urldefrag(contents["$id"])[0]] = contents
     return found
+
+
+def pointer_tokens(fragment: str) -> list[str]:
+    """The reference tokens of a JSON pointer fragment such as `/$defs/a~1b` (RFC 6901,
+    percent-decoded as a URI fragment is): ['$defs', 'a/b']."""
+    return [unquote(part).replace("~1", "/").replace("~0", "~")
+            for part in fragment.split("/")[1:]] if fragment else []
 
 
 def schema_documents(schema_root: str | Path | None = None) -> dict[str, Any]:

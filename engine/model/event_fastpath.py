@@ -24,14 +24,14 @@ from __future__ import annotations
 import itertools
 import keyword
 import typing
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
-from urllib.parse import unquote, urldefrag, urljoin
+from urllib.parse import urldefrag, urljoin
 
 import msgspec
 
-from engine.model.event_check import ANNOTATION_KEYWORDS, MEMO_LIMIT, pattern_matcher
+from engine.model.event_check import ANNOTATION_KEYWORDS, pattern_matcher, pointer_tokens
 
 __all__ = ["FastParser", "compile_fast_parser"]
 
@@ -71,8 +71,7 @@ class _Deriver:
         node = self.documents.get(document_uri)
         if node is None or (fragment and not fragment.startswith("/")):
             raise _Unsupported(f"$ref {ref}")
-        for part in fragment.split("/")[1:] if fragment else ():
-            part = unquote(part).replace("~1", "/").replace("~0", "~")
+        for part in pointer_tokens(fragment):
             if not isinstance(node, dict) or part not in node:
                 raise _Unsupported(f"$ref {ref}")
             node = node[part]
@@ -165,8 +164,7 @@ class _Deriver:
 
 def compile_fast_parser(event_type: str, schema: Any, documents: Mapping[str, Any], *,
                         event: type, payload: type, at: Callable[[str], Any],
-                        convert: Mapping[str, Callable[[str], Any]],
-                        repeated: Collection[str] = ()) -> FastParser | None:
+                        convert: Mapping[str, Callable[[str], Any]]) -> FastParser | None:
     """The fast parser of `event_type` lines, or None when its schema cannot have one.
 
     The Event is built as the general path builds it: `event(id, event_type, at(text),
@@ -176,14 +174,12 @@ def compile_fast_parser(event_type: str, schema: Any, documents: Mapping[str, An
     as None. `documents` are the schemas a `$ref` can point at, by `$id`.
 
     A required payload string with a pattern is handed on as the first equal string its
-    pattern's memo holds, and so is each payload string named in `repeated` (values that
-    recur across events, such as a project or a task): the entries kept in the engine's
-    state then share one copy of each client, person, role, project and task, whose hash
-    is computed once, instead of each holding its own.
+    pattern's memo holds (a conversion can do the same for another string: a memo of the
+    identity), so the entries kept in the engine's state share one copy of each value
+    that recurs across events, whose hash is computed once.
     """
     try:
-        return _compile(event_type, schema, documents, event, payload, at, convert,
-                        frozenset(repeated))
+        return _compile(event_type, schema, documents, event, payload, at, convert)
     except (_Unsupported, TypeError, ValueError, NameError):
         # Also what msgspec, the pattern translator or the payload's type hints refuse:
         # parsing must not depend on the fast path being buildable.
@@ -192,8 +188,7 @@ def compile_fast_parser(event_type: str, schema: Any, documents: Mapping[str, An
 
 def _compile(event_type: str, schema: Any, documents: Mapping[str, Any], event: type,
              payload: type, at: Callable[[str], Any],
-             convert: Mapping[str, Callable[[str], Any]],
-             repeated: frozenset[str]) -> FastParser:
+             convert: Mapping[str, Callable[[str], Any]]) -> FastParser:
     base = schema.get("$id", "") if isinstance(schema, dict) else ""
     root = _Deriver(documents).shape(schema, base)
     envelope = root.fields or {}
@@ -206,16 +201,13 @@ def _compile(event_type: str, schema: Any, documents: Mapping[str, Any], event: 
     if body is None or set(body) != set(getattr(payload, "_fields", ())) or any(
             shape.fields is not None for shape, _ in body.values()):
         raise _Unsupported("a payload the NamedTuple does not mirror")
-    if any(not (body[name][0].text and body[name][1]) for name in convert):
-        raise _Unsupported("a conversion of an optional or non-string value")
-    if any(name not in body or not body[name][0].text or name in convert
-           for name in repeated):
-        raise _Unsupported("a repeated value that is not an unconverted payload string")
+    if any(name not in body or not body[name][0].text for name in convert):
+        raise _Unsupported("a conversion of a value that is not a payload string")
     hints = typing.get_type_hints(payload)
     if any(not needed and type(None) not in typing.get_args(hints.get(name))
            for name, (_, needed) in body.items()):
         raise _Unsupported("an optional key whose field does not take None")
-    source, constants = _source(event_type, envelope, body, payload, at, convert, repeated)
+    source, constants = _source(event_type, envelope, body, payload, at, convert)
     constants.update(decode=msgspec.json.Decoder(root.kind).decode, new=tuple.__new__,
                      Event=event, Payload=payload, UNSET=msgspec.UNSET)
     namespace: dict[str, Any] = {}
@@ -227,8 +219,7 @@ def _compile(event_type: str, schema: Any, documents: Mapping[str, Any], event: 
 
 def _source(event_type: str, envelope: Mapping[str, tuple[_Shape, bool]],
             body: Mapping[str, tuple[_Shape, bool]], payload: type, at: Callable[[str], Any],
-            convert: Mapping[str, Callable[[str], Any]],
-            repeated: frozenset[str]) -> tuple[str, dict[str, Any]]:
+            convert: Mapping[str, Callable[[str], Any]]) -> tuple[str, dict[str, Any]]:
     """The Python source of the parser, and the constants it binds by name."""
     constants: dict[str, Any] = {}
     memos: dict[str, str] = {}  # pattern -> the suffix of its memo and test names
@@ -258,22 +249,6 @@ def _source(event_type: str, envelope: Mapping[str, tuple[_Shape, bool]],
             n = memo_of(pattern)
             test = f"{value} in m{n} or t{n}({value})"
             checks.append(f"({test})" if needed else f"({value} is UNSET or {test})")
-        if key in repeated and key not in value_of:
-            if "r_seen" not in constants:
-                constants["r_seen"], constants["r_keep"] = _repeated_memo()
-            value_of[key] = f"s_{key}"
-            if not needed:
-                shared.extend([f"    s_{key} = {value}",
-                               f"    if s_{key} is UNSET:",
-                               f"        s_{key} = None",
-                               f"    elif s_{key} in r_seen:",
-                               f"        s_{key} = r_seen[s_{key}]",
-                               "    else:",
-                               f"        r_keep(s_{key})"])
-            else:
-                shared.extend([f"    s_{key} = r_seen.get({value})",
-                               f"    if s_{key} is None:",
-                               f"        s_{key} = r_keep({value})"])
 
     for name in ("id", "type", "at"):
         check(f"e.{name}", *envelope[name])
@@ -295,7 +270,12 @@ def _source(event_type: str, envelope: Mapping[str, tuple[_Shape, bool]],
     values = []
     for name in payload._fields:  # type: ignore[attr-defined]
         if name in convert:
-            lines += _conversion(name, f"p.{name}", convert[name], constants)
+            conversion = _conversion(name, f"p.{name}", convert[name], constants)
+            if body[name][1]:
+                lines += conversion
+            else:  # an absent optional value is None, unconverted
+                lines += [f"        if p.{name} is UNSET:", f"            v_{name} = None",
+                          "        else:"] + ["    " + line for line in conversion]
             values.append(f"v_{name}")
         elif name in value_of:
             values.append(value_of[name])
@@ -311,18 +291,6 @@ def _source(event_type: str, envelope: Mapping[str, tuple[_Shape, bool]],
         "decode", "new", "Event", "Payload", "UNSET", *constants)]
     source = "\n".join(head + ["    " + line for line in lines] + ["    return parse"]) + "\n"
     return source, constants
-
-
-def _repeated_memo() -> tuple[dict[str, str], Callable[[str], str]]:
-    """A bounded memo of strings that recur: each maps to the first equal one seen."""
-    seen: dict[str, str] = {}
-
-    def keep(text: str) -> str:
-        if len(seen) >= MEMO_LIMIT:
-            seen.clear()
-        seen[text] = text
-        return text
-    return seen, keep
 
 
 def _conversion(name: str, value: str, convert: Callable[[str], Any],
