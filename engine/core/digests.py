@@ -29,6 +29,7 @@ tested alike (tests/core/test_digests.py).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from xxhash import xxh3_64_digest as _xxh3
 
@@ -176,10 +177,14 @@ class PackedDigestSet:
         return f"DigestSet(<{self._size} digests>)"
 
 
-DigestSet: type[PackedDigestSet]
 try:
-    from engine.core._digestset import DigestSet  # type: ignore[no-redef]
-    COMPILED = True
+    from engine.core._digestset import DigestSet as _Compiled  # type: ignore[import-not-found]
 except ImportError:  # built without a C compiler: the pure-Python form, slower
-    DigestSet = PackedDigestSet
-    COMPILED = False
+    _Compiled = None
+COMPILED = _Compiled is not None
+"""Whether `DigestSet` is the compiled form."""
+
+if TYPE_CHECKING:
+    DigestSet = PackedDigestSet  # the compiled form has the same interface
+else:
+    DigestSet = _Compiled if COMPILED else PackedDigestSet
